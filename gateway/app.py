@@ -1,0 +1,121 @@
+"""The application factory: pools and clients in cleanup contexts, routes from the table."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import asyncpg
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from gateway import calls
+from gateway.cache import Cache
+from gateway.catalogue import Catalogue
+from gateway.config import Config
+from gateway.errors import error_middleware
+from gateway.keys import CACHE, CATALOGUE, CONFIG, POOL
+from gateway.listener import Listener
+from gateway.routes import ROUTES, Route
+
+log = logging.getLogger("gateway")
+LISTENER: web.AppKey[Listener] = web.AppKey("listener")
+
+
+async def postgres_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    assert config.database_url, "DATABASE_URL is required"
+    app[POOL] = await asyncpg.create_pool(
+        config.database_url,
+        min_size=config.db_pool_min,
+        max_size=config.db_pool_max,
+        timeout=config.db_timeout,
+        server_settings={
+            "application_name": "gateway",
+            "timezone": config.app_timezone,
+            "statement_timeout": str(config.statement_timeout_ms),
+        },
+    )
+    app[CATALOGUE] = await Catalogue.load(app[POOL])
+    yield
+    await app[POOL].close()
+
+
+async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    client = None
+    if config.redis_url:
+        client = aioredis.Redis.from_url(
+            config.redis_url,
+            socket_timeout=config.redis_timeout,
+            socket_connect_timeout=config.redis_timeout,
+            retry_on_timeout=False,
+        )
+    cache = Cache(
+        client,
+        prefix=config.cache_prefix,
+        max_ttl=config.cache_max_ttl,
+        retry_after=config.redis_retry_after,
+    )
+    cache.version = app[CATALOGUE].version
+    app[CACHE] = cache
+    yield
+    if client is not None:
+        await client.aclose()
+
+
+async def listener_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    assert config.database_url
+
+    async def reload(connection: asyncpg.Connection) -> None:
+        catalogue = await Catalogue.load(connection)
+        app[CATALOGUE].replace_with(catalogue)
+        app[CACHE].version = catalogue.version
+
+    listener = Listener(config.database_url, app[CACHE], reload, timeout=config.db_timeout)
+    app[LISTENER] = listener
+    task = asyncio.create_task(listener.run())
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(listener.connected.wait(), config.db_timeout)
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def health(request: web.Request) -> web.Response:
+    """PostgreSQL and Redis, reported separately; 503 when PostgreSQL is down."""
+    app = request.app
+    started = time.perf_counter()
+    try:
+        async with app[POOL].acquire(timeout=1.0) as connection:
+            await connection.fetchval("select api.version()", timeout=1.0)
+        postgres = {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 2)}
+    except Exception as error:  # noqa: BLE001 - any failure is "down"
+        postgres = {"ok": False, "error": type(error).__name__}
+    started = time.perf_counter()
+    redis_ok = await app[CACHE].ping()
+    redis = {"ok": redis_ok}
+    if redis_ok:
+        redis["ms"] = round((time.perf_counter() - started) * 1000, 2)
+    body = {
+        "status": "ok" if postgres["ok"] and redis_ok else "degraded" if postgres["ok"] else "down",
+        "postgres": postgres,
+        "redis": redis,
+        "cache": {"listening": app[CACHE].listening, "version": app[CACHE].version},
+    }
+    return web.json_response(body, status=200 if postgres["ok"] else 503)
+
+
+def init_app(config: Config, routes: tuple[Route, ...] = ROUTES) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
+    app[CONFIG] = config
+    app.cleanup_ctx.extend([postgres_ctx, redis_ctx, listener_ctx])
+    app.router.add_get("/health", health)
+    for route in routes:
+        app.router.add_route(route.method, route.path, calls.handler(route))
+    return app

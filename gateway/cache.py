@@ -1,0 +1,222 @@
+"""Generic result cache in Redis: keyed by function, arguments and function-layer version.
+
+Freshness rules:
+- time: an entry lives until the valid_until the database reports (capped by CACHE_MAX_TTL);
+- writes: table triggers NOTIFY table_changed; the listener evicts every entry that
+  read that table (Redis set "<prefix>:deps:<table>");
+- while the listener is down, or Redis failed to evict, the cache is bypassed and,
+  before it is used again, every entry under the prefix is dropped;
+- a read waits for the evictions under way of the tables it depends on;
+- a burst of identical misses runs the function once (single flight);
+- a result computed while an eviction of its tables arrived is not stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("gateway.cache")
+
+HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
+
+EVICT_SCRIPT = """
+local keys = redis.call('SMEMBERS', KEYS[1])
+for i = 1, #keys, 500 do
+  redis.call('UNLINK', unpack(keys, i, math.min(i + 499, #keys)))
+end
+redis.call('UNLINK', KEYS[1])
+return #keys
+"""
+
+REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
+
+
+@dataclass(frozen=True)
+class Result:
+    """A function result as JSON text, and until when time alone cannot change it."""
+
+    body: bytes
+    valid_until: float | None  # unix time; None means no time limit
+
+
+Compute = Callable[[], Awaitable[Result]]
+
+
+class Cache:
+    def __init__(
+        self,
+        client: aioredis.Redis | None,
+        *,
+        prefix: str,
+        max_ttl: int,
+        retry_after: float,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.max_ttl = max_ttl
+        self.retry_after = retry_after
+        self.version = ""
+        self.listening = False  # the eviction listener is connected and subscribed
+        self.needs_flush = True  # evictions may have been missed: drop everything first
+        self.redis_down_until = 0.0
+        self.generation = 0  # bumped when the listener drops or reconnects
+        self.table_evictions: defaultdict[str, int] = defaultdict(int)
+        self.pending_evictions: defaultdict[str, set[asyncio.Task[None]]] = defaultdict(set)
+        self.flights: dict[tuple[str, tuple[int, ...]], asyncio.Future[Result]] = {}
+        self.computations = 0  # how many times a function really ran (tests, metrics)
+        self._flush_lock = asyncio.Lock()
+
+    def key(self, function: str, args: dict[str, object]) -> str:
+        canonical = json.dumps(args, sort_keys=True, separators=(",", ":"), default=str)
+        digest = hashlib.sha256(canonical.encode()).hexdigest()[:32]
+        return f"{self.prefix}:v:{self.version}:{function}:{digest}"
+
+    def deps_key(self, table: str) -> str:
+        return f"{self.prefix}:deps:{table}"
+
+    def _stamp(self, tables: tuple[str, ...]) -> tuple[int, ...]:
+        return (self.generation, *(self.table_evictions[t] for t in tables))
+
+    async def _usable(self) -> bool:
+        if self.client is None or not self.listening:
+            return False
+        if time.monotonic() < self.redis_down_until:
+            return False
+        if self.needs_flush:
+            return await self.flush()
+        return True
+
+    def _redis_failed(self, error: BaseException, *, lost_eviction: bool = False) -> None:
+        if time.monotonic() >= self.redis_down_until:
+            log.warning("redis unavailable, bypassing the cache: %r", error)
+        self.redis_down_until = time.monotonic() + self.retry_after
+        if lost_eviction:
+            self.needs_flush = True
+
+    async def get_or_compute(
+        self, key: str, tables: tuple[str, ...], compute: Compute
+    ) -> tuple[Result, str]:
+        """Return the cached result or compute it once for all concurrent callers."""
+        evicting = [task for t in tables for task in self.pending_evictions[t]]
+        if evicting:  # bounded by the Redis timeout
+            await asyncio.wait(evicting)
+        if not await self._usable():
+            return await self._single_flight(key, tables, compute, store=False), BYPASS
+        assert self.client is not None
+        try:
+            cached = await self.client.get(key)
+        except REDIS_ERRORS as error:
+            self._redis_failed(error)
+            return await self._single_flight(key, tables, compute, store=False), BYPASS
+        if cached is not None:
+            return Result(cached, None), HIT
+        return await self._single_flight(key, tables, compute, store=True), MISS
+
+    async def _single_flight(
+        self, key: str, tables: tuple[str, ...], compute: Compute, *, store: bool
+    ) -> Result:
+        stamp = self._stamp(tables)
+        flight_key = (key, stamp)
+        running = self.flights.get(flight_key)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self.flights[flight_key] = future
+        try:
+            self.computations += 1
+            result = await compute()
+            future.set_result(result)
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # mark retrieved: followers re-raise it themselves
+            raise
+        finally:
+            self.flights.pop(flight_key, None)
+        if store and self._stamp(tables) == stamp:
+            await self._store(key, tables, result)
+        return result
+
+    async def _store(self, key: str, tables: tuple[str, ...], result: Result) -> None:
+        ttl = float(self.max_ttl)
+        if result.valid_until is not None:
+            ttl = min(ttl, result.valid_until - time.time())
+        if ttl < 0.001 or self.client is None:
+            return
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.set(key, result.body, px=max(1, int(ttl * 1000)))
+                for table in tables:
+                    pipe.sadd(self.deps_key(table), key)
+                    pipe.expire(self.deps_key(table), self.max_ttl * 2)
+                await pipe.execute()
+        except REDIS_ERRORS as error:
+            # a half-written entry without its dependency could outlive an eviction
+            self._redis_failed(error, lost_eviction=True)
+
+    def table_changed(self, table: str) -> asyncio.Task[None]:
+        """A write to `table` committed. Count it now (results being computed are then
+        not stored) and drop every entry that read it."""
+        self.table_evictions[table] += 1
+        task = asyncio.get_running_loop().create_task(self._evict(table))
+        pending = self.pending_evictions[table]
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+        return task
+
+    async def _evict(self, table: str) -> None:
+        try:
+            if self.client is not None:
+                await self.client.eval(EVICT_SCRIPT, 1, self.deps_key(table))
+        except REDIS_ERRORS as error:
+            self._redis_failed(error, lost_eviction=True)
+
+    async def flush(self) -> bool:
+        """Drop every entry under the prefix; True when the cache may be used again."""
+        if self.client is None:
+            return False
+        async with self._flush_lock:
+            if not self.needs_flush:
+                return True
+            try:
+                batch: list[bytes] = []
+                async for name in self.client.scan_iter(match=f"{self.prefix}:*", count=1000):
+                    batch.append(name)
+                    if len(batch) >= 1000:
+                        await self.client.unlink(*batch)
+                        batch.clear()
+                if batch:
+                    await self.client.unlink(*batch)
+            except REDIS_ERRORS as error:
+                self._redis_failed(error)
+                return False
+            self.needs_flush = False
+            log.info("cache flushed: evictions may have been missed")
+            return True
+
+    def listener_lost(self) -> None:
+        self.listening = False
+        self.needs_flush = True
+        self.generation += 1
+
+    def listener_ready(self) -> None:
+        self.generation += 1
+        self.needs_flush = True
+        self.listening = True
+
+    async def ping(self) -> bool:
+        if self.client is None:
+            return False
+        try:
+            return bool(await self.client.ping())
+        except REDIS_ERRORS:
+            return False

@@ -1,0 +1,145 @@
+"""Command line: run the gateway (with embedded servers when no URLs are set), migrate, psql."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from aiohttp import web
+
+from gateway import logs
+from gateway.config import Config, ConfigError
+from gateway.logs import AccessLogger
+from gateway.migrate import MigrationError, apply_functions, migrate
+from gateway.servers import EmbeddedPostgres, EmbeddedRedis, pg_tool
+
+log = logging.getLogger("gateway.cli")
+
+
+def state_file(config: Config) -> Path:
+    return config.data_dir / "servers.json"
+
+
+@contextlib.contextmanager
+def servers(config: Config) -> Iterator[Config]:
+    """Start the embedded servers the configuration does not name; stop them after."""
+    started: list[EmbeddedPostgres | EmbeddedRedis] = []
+    try:
+        if not config.database_url:
+            postgres = EmbeddedPostgres(config.data_dir / "postgres").start()
+            started.append(postgres)
+            config = dataclasses.replace(config, database_url=postgres.url)
+            log.info("embedded postgresql started", extra={"fields": {"port": postgres.port}})
+        if not config.redis_url:
+            redis = EmbeddedRedis(config.data_dir / "redis").start()
+            started.append(redis)
+            config = dataclasses.replace(config, redis_url=redis.url)
+            log.info("embedded redis started", extra={"fields": {"port": redis.port}})
+        state = {"database_url": config.database_url, "redis_url": config.redis_url}
+        state_file(config).parent.mkdir(parents=True, exist_ok=True)
+        state_file(config).write_text(json.dumps(state))
+        yield config
+    finally:
+        state_file(config).unlink(missing_ok=True)
+        for server in reversed(started):
+            server.stop()
+
+
+def command_run(config: Config) -> None:
+    with servers(config) as config:
+        assert config.database_url
+        version = asyncio.run(migrate(config.database_url, config.app_timezone))
+        log.info("database ready", extra={"fields": {"version": version}})
+        command_serve(config)
+
+
+def command_serve(config: Config) -> None:
+    """Serve HTTP until SIGINT/SIGTERM; requests in flight get SHUTDOWN_TIMEOUT to finish."""
+    if not config.database_url:
+        raise ConfigError("DATABASE_URL is required for serve")
+    from gateway.app import init_app
+
+    print(f"serving on http://{config.host}:{config.port}", flush=True)
+    web.run_app(
+        init_app(config),
+        host=config.host,
+        port=config.port,
+        access_log_class=AccessLogger,
+        print=None,
+        shutdown_timeout=10,
+    )
+
+
+def command_migrate(config: Config, functions_only: bool) -> None:
+    if not config.database_url:
+        raise ConfigError("DATABASE_URL is required for migrate")
+    if functions_only:
+        print(asyncio.run(apply_functions(config.database_url, config.app_timezone)))
+    else:
+        print(asyncio.run(migrate(config.database_url, config.app_timezone)))
+
+
+def command_psql(config: Config, extra: list[str]) -> int:
+    url = config.database_url
+    if not url and state_file(config).exists():
+        url = json.loads(state_file(config).read_text())["database_url"]
+    if url:
+        return subprocess.call([pg_tool("psql"), url, *extra])
+    with servers(dataclasses.replace(config, redis_url="unused")) as running:
+        assert running.database_url
+        asyncio.run(migrate(running.database_url, running.app_timezone))
+        return subprocess.call([pg_tool("psql"), running.database_url, *extra])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start servers if needed, migrate, serve (what `make run` does)")
+    sub.add_parser("serve", help="serve HTTP on DATABASE_URL and REDIS_URL, nothing else")
+    migrate_parser = sub.add_parser(
+        "migrate", help="apply migrations and functions to DATABASE_URL"
+    )
+    migrate_parser.add_argument(
+        "--functions-only", action="store_true", help="rebuild the api schema only (no dbmate)"
+    )
+    sub.add_parser(
+        "psql", help="psql on the database that `gateway run` uses (psql options follow)"
+    )
+    options, extra = parser.parse_known_args(argv)
+    if extra and options.command != "psql":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        config = Config.from_env()
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    logs.setup(config.log_level)
+    try:
+        if options.command == "run":
+            command_run(config)
+        elif options.command == "serve":
+            command_serve(config)
+        elif options.command == "migrate":
+            command_migrate(config, options.functions_only)
+        elif options.command == "psql":
+            return command_psql(config, extra)
+    except (ConfigError, MigrationError, ImportError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

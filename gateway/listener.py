@@ -1,0 +1,86 @@
+"""The LISTEN connection: cache evictions and catalogue reloads pushed by PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+
+from gateway.cache import Cache
+from gateway.migrate import RELOAD_CHANNEL
+
+log = logging.getLogger("gateway.listener")
+
+TABLE_CHANNEL = "table_changed"
+
+
+class Listener:
+    """Keeps one connection subscribed; while it is down the cache is bypassed."""
+
+    def __init__(
+        self,
+        database_url: str,
+        cache: Cache,
+        reload: Callable[[asyncpg.Connection], Awaitable[None]],
+        *,
+        ping_every: float = 2.0,
+        timeout: float = 2.0,
+    ) -> None:
+        self.database_url = database_url
+        self.cache = cache
+        self.reload = reload
+        self.ping_every = ping_every
+        self.timeout = timeout
+        self.connected = asyncio.Event()
+        self._reloads: set[asyncio.Task[None]] = set()
+
+    def _on_table(self, _conn: object, _pid: int, _channel: str, table: str) -> None:
+        self.cache.table_changed(table)
+
+    def _on_reload(self, conn: object, _pid: int, _channel: str, version: str) -> None:
+        log.info("function layer re-applied", extra={"fields": {"version": version}})
+        assert isinstance(conn, asyncpg.Connection)
+        task = asyncio.get_running_loop().create_task(self.reload(conn))
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    async def run(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await self._session()
+                delay = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - any failure means: reconnect
+                log.warning("listener connection lost: %r", error)
+            self.cache.listener_lost()
+            self.connected.clear()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    async def _session(self) -> None:
+        connection = await asyncpg.connect(
+            self.database_url,
+            timeout=self.timeout,
+            server_settings={"application_name": "gateway-listener"},
+        )
+        lost = asyncio.Event()
+        connection.add_termination_listener(lambda _c: lost.set())
+        try:
+            await connection.add_listener(TABLE_CHANNEL, self._on_table)
+            await connection.add_listener(RELOAD_CHANNEL, self._on_reload)
+            await self.reload(connection)  # the layer may have changed while we were away
+            self.cache.listener_ready()
+            self.connected.set()
+            log.info("listening for evictions")
+            while not lost.is_set():
+                try:
+                    await asyncio.wait_for(lost.wait(), self.ping_every)
+                except TimeoutError:
+                    await connection.fetchval("select 1", timeout=self.timeout)
+            raise ConnectionError("listener connection terminated")
+        finally:
+            connection.terminate()
