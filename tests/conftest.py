@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+
+from gateway.app import init_app
+from gateway.config import Config
+from gateway.migrate import migrate
+from gateway.servers import pg_tool
+from tests.servers import create_database, drop_database, postgres_server, redis_server
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_server: str) -> Iterator[str]:
+    url = create_database(pg_server)
+    asyncio.run(migrate(url, "UTC"))
+    yield url
+    drop_database(pg_server, url)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+def make_config(database_url: str, redis_url: str | None, **extra: str) -> Config:
+    values = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url or "",
+        "CACHE_PREFIX": f"t{uuid.uuid4().hex[:10]}",
+        "REDIS_RETRY_AFTER": "0.2",
+        **extra,
+    }
+    return Config.from_mapping(values)
+
+
+@pytest.fixture
+def config(database_url: str, redis_url: str) -> Config:
+    return make_config(database_url, redis_url)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection, as a DBA would have; the users table starts empty."""
+    connection = await asyncpg.connect(database_url)
+    await connection.execute("truncate data.users restart identity")
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+async def client(aiohttp_client, config: Config, db: asyncpg.Connection):
+    return await aiohttp_client(init_app(config))
+
+
+def psql(database_url: str, sql: str) -> str:
+    """Run SQL through the real psql client, as a DBA would."""
+    result = subprocess.run(
+        [pg_tool("psql"), database_url, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()

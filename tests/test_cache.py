@@ -1,0 +1,230 @@
+"""Cache freshness: time, writes (from psql too), bursts, Redis and listener faults."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from gateway import migrate as migrate_module
+from gateway.app import LISTENER, init_app
+from gateway.keys import CACHE
+from gateway.migrate import apply_functions
+from gateway.routes import ROUTES, CachePolicy, Route
+from tests.conftest import make_config, psql
+from tests.servers import embedded_redis
+
+URL = "/stats/registrations"
+
+
+async def get(client, path: str = URL, **params: str) -> tuple[str, object]:
+    response = await client.get(path, params=params)
+    assert response.status == 200, await response.text()
+    return response.headers["X-Cache"], await response.json()
+
+
+def total(body: object) -> int:
+    assert isinstance(body, list)
+    return sum(item["registrations"] for item in body)
+
+
+async def wait_for(condition, limit: float = 10.0) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_miss_then_hit_with_the_same_body(client) -> None:
+    first = await get(client)
+    second = await get(client)
+    assert first[0] == "MISS" and second[0] == "HIT"
+    assert first[1] == second[1]
+    other = await get(client, as_of="2025-01-01T00:00:00Z")
+    assert other[0] == "MISS"
+
+
+async def test_psql_write_is_seen_on_the_next_read(client, database_url: str) -> None:
+    assert (await get(client))[0] == "MISS"
+    status, body = await get(client)
+    assert status == "HIT" and total(body) == 0
+    psql(
+        database_url,
+        "insert into data.users (name, created_at) values ('dba', now() - interval '35 days')",
+    )
+    status, body = await get(client)
+    assert status == "MISS" and total(body) == 1
+    psql(database_url, "update data.users set created_at = now() - interval '500 days'")
+    status, body = await get(client)
+    assert status == "MISS" and total(body) == 0
+    psql(database_url, "update data.users set created_at = now() - interval '60 days'")
+    assert total((await get(client))[1]) == 1
+    psql(database_url, "delete from data.users")
+    status, body = await get(client)
+    assert status == "MISS" and total(body) == 0
+
+
+async def test_entry_expires_when_a_registration_leaves_the_window(client, db) -> None:
+    await db.execute(
+        "insert into data.users (name, created_at)"
+        " values ('leaving', now() - interval '12 months' + interval '1.5 seconds')"
+    )
+    status, body = await get(client)
+    assert status == "MISS" and total(body) == 1
+    cache = client.app[CACHE]
+    ttl = await cache.client.pttl(cache.key("monthly_registrations", {}))
+    assert 0 < ttl <= 1500
+    status, body = await get(client)
+    assert status == "HIT" and total(body) == 1
+    await asyncio.sleep(1.7)
+    status, body = await get(client)
+    assert status == "MISS" and total(body) == 0
+
+
+@pytest.fixture
+async def slow_function(database_url: str) -> AsyncIterator[Route]:
+    connection = await asyncpg.connect(database_url)
+    await connection.execute(
+        "create function api.test_slow_count(pause float8 default 0.3) returns bigint"
+        " language sql stable as $$ select count(*) from data.users, pg_sleep(pause) $$"
+    )
+    yield Route("GET", "/test/slow", "test_slow_count", "test", cache=CachePolicy(("users",)))
+    await connection.execute("drop function api.test_slow_count(float8)")
+    await connection.close()
+
+
+async def test_burst_of_identical_misses_runs_once(
+    aiohttp_client, database_url: str, redis_url: str, slow_function: Route, db
+) -> None:
+    client = await aiohttp_client(
+        init_app(make_config(database_url, redis_url), (*ROUTES, slow_function))
+    )
+    cache = client.app[CACHE]
+    before = cache.computations
+    results = await asyncio.gather(*(get(client, "/test/slow") for _ in range(25)))
+    assert cache.computations - before == 1
+    assert {body for _, body in results} == {0}
+    assert {status for status, _ in results} == {"MISS"}
+    assert (await get(client, "/test/slow"))[0] == "HIT"
+
+
+async def test_write_during_a_computation_is_not_cached(
+    aiohttp_client, database_url: str, redis_url: str, slow_function: Route, db
+) -> None:
+    client = await aiohttp_client(
+        init_app(make_config(database_url, redis_url), (*ROUTES, slow_function))
+    )
+    slow = asyncio.create_task(get(client, "/test/slow", pause="0.5"))
+    await asyncio.sleep(0.2)  # the computation has its snapshot: 0 users
+    await db.execute("insert into data.users (name) values ('late')")
+    assert (await slow)[1] == 0
+    status, body = await get(client, "/test/slow", pause="0.5")
+    assert (status, body) == ("MISS", 1)
+
+
+@pytest.fixture
+async def own_redis_client(aiohttp_client, database_url: str, db):
+    with embedded_redis() as redis:
+        config = make_config(database_url, redis.url, REDIS_TIMEOUT="0.2")
+        client = await aiohttp_client(init_app(config))
+        yield client, redis
+
+
+async def test_redis_stopped_mid_run(own_redis_client, database_url: str) -> None:
+    client, redis = own_redis_client
+    assert (await get(client))[0] == "MISS"
+    assert (await get(client))[0] == "HIT"
+    redis.stop()
+    for _ in range(5):
+        status, body = await get(client)
+        assert status == "BYPASS" and total(body) == 0
+    health = await (await client.get("/health")).json()
+    assert health["status"] == "degraded" and health["redis"]["ok"] is False
+    psql(
+        database_url,
+        "insert into data.users (name, created_at) values ('n', now() - interval '40 days')",
+    )
+    status, body = await get(client)
+    assert status == "BYPASS" and total(body) == 1
+    redis.start()  # same port, no gateway restart
+    await asyncio.sleep(0.3)
+    assert (await get(client))[0] == "MISS"
+    status, body = await get(client)
+    assert status == "HIT" and total(body) == 1
+
+
+async def test_frozen_redis_never_serves_an_entry_whose_eviction_failed(
+    own_redis_client, database_url: str
+) -> None:
+    client, redis = own_redis_client
+    await get(client)
+    assert (await get(client))[0] == "HIT"
+    os.kill(redis.process.pid, signal.SIGSTOP)  # Redis hangs: it keeps its data
+    try:
+        psql(
+            database_url,
+            "insert into data.users (name, created_at) values ('n', now() - interval '40 days')",
+        )
+        await wait_for(lambda: client.app[CACHE].needs_flush)  # the eviction timed out
+        status, body = await get(client)
+        assert status == "BYPASS" and total(body) == 1
+    finally:
+        os.kill(redis.process.pid, signal.SIGCONT)
+    await asyncio.sleep(0.3)
+    status, body = await get(client)
+    assert status == "MISS" and total(body) == 1  # the stale entry was flushed
+    assert (await get(client))[0] == "HIT"
+
+
+async def test_listener_loss_bypasses_and_reconnect_flushes(client, database_url: str) -> None:
+    cache = client.app[CACHE]
+    await get(client)
+    assert (await get(client))[0] == "HIT"
+    generation = cache.generation
+    psql(
+        database_url,
+        "select pg_terminate_backend(pid) from pg_stat_activity"
+        " where application_name = 'gateway-listener' and datname = current_database();"
+        " insert into data.users (name, created_at) values ('n', now() - interval '40 days')",
+    )
+    await wait_for(lambda: cache.generation >= generation + 2 and cache.listening)
+    status, body = await get(client)
+    assert status == "MISS" and total(body) == 1
+    assert client.app[LISTENER].connected.is_set()
+
+
+async def test_listener_down_means_bypass(client) -> None:
+    cache = client.app[CACHE]
+    await get(client)
+    cache.listener_lost()
+    assert (await get(client))[0] == "BYPASS"
+    cache.listener_ready()
+    assert (await get(client))[0] == "MISS"
+
+
+async def test_new_function_layer_version_changes_the_key(
+    client, database_url: str, tmp_path: Path
+) -> None:
+    cache = client.app[CACHE]
+    await get(client)
+    assert (await get(client))[0] == "HIT"
+    old = cache.version
+    changed = tmp_path / "functions"
+    shutil.copytree(migrate_module.FUNCTIONS_DIR, changed)
+    (changed / "zz_extra.sql").write_text(
+        "create function api.extra() returns int language sql as $$ select 1 $$;"
+    )
+    try:
+        new = await apply_functions(database_url, "UTC", changed)
+        assert new != old
+        await wait_for(lambda: cache.version == new)
+        assert (await get(client))[0] == "MISS"
+    finally:
+        await apply_functions(database_url, "UTC")
