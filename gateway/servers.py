@@ -63,13 +63,19 @@ def _service_user() -> tuple[int, int] | None:
     return entry.pw_uid, entry.pw_gid
 
 
-def _chown_tree(path: Path, owner: tuple[int, int] | None) -> None:
-    if owner is None:
-        return
+def _allow_traverse(path: Path) -> None:
+    """Let the unprivileged server account reach `path` (as root only): o+x on its parents."""
     for parent in path.parents:
         mode = parent.stat().st_mode
         if not mode & 0o001:
             parent.chmod(mode | 0o001)
+
+
+def _chown_tree(path: Path, owner: tuple[int, int] | None) -> None:
+    if owner is None:
+        return
+    _allow_traverse(path)
+    _allow_traverse(Path(_pg_bin("postgres")))
     os.chown(path, *owner)
     path.chmod(0o700)
     for root, dirs, files in os.walk(path):
