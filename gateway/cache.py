@@ -6,7 +6,9 @@ Freshness rules:
   read that table (Redis set "<prefix>:deps:<table>");
 - while the listener is down, or Redis failed to evict, the cache is bypassed and,
   before it is used again, every entry under the prefix is dropped;
-- a read waits for the evictions under way of the tables it depends on;
+- a read first makes sure every NOTIFY committed before it has arrived (a shared round
+  trip on the LISTEN connection, CACHE_BARRIER), then waits for the evictions under way
+  of the tables it depends on;
 - a burst of identical misses runs the function once (single flight);
 - a result computed while an eviction of its tables arrived is not stored.
 """
@@ -46,7 +48,15 @@ class Result:
     """A function result as JSON text, and until when time alone cannot change it."""
 
     body: bytes
-    valid_until: float | None  # unix time; None means no time limit
+    valid_until: float | None = None  # unix time; None means no time limit
+    truncated: bool = False  # more rows than the function's max_rows
+
+    def dump(self) -> bytes:
+        return (b"T" if self.truncated else b"F") + self.body
+
+    @classmethod
+    def load(cls, data: bytes) -> Result:
+        return cls(data[1:], None, data[:1] == b"T")
 
 
 Compute = Callable[[], Awaitable[Result]]
@@ -75,6 +85,8 @@ class Cache:
         self.flights: dict[tuple[str, tuple[int, ...]], asyncio.Future[Result]] = {}
         self.computations = 0  # how many times a function really ran (tests, metrics)
         self._flush_lock = asyncio.Lock()
+        # waits until the evictions of writes committed before the call are known
+        self.barrier: Callable[[], Awaitable[bool]] | None = None
 
     def key(self, function: str, args: dict[str, object]) -> str:
         canonical = json.dumps(args, sort_keys=True, separators=(",", ":"), default=str)
@@ -107,6 +119,8 @@ class Cache:
         self, key: str, tables: tuple[str, ...], compute: Compute
     ) -> tuple[Result, str]:
         """Return the cached result or compute it once for all concurrent callers."""
+        if self.barrier is not None and self.listening and not await self.barrier():
+            return await self._single_flight(key, tables, compute, store=False), BYPASS
         evicting = [task for t in tables for task in self.pending_evictions[t]]
         if evicting:  # bounded by the Redis timeout
             await asyncio.wait(evicting)
@@ -119,7 +133,7 @@ class Cache:
             self._redis_failed(error)
             return await self._single_flight(key, tables, compute, store=False), BYPASS
         if cached is not None:
-            return Result(cached, None), HIT
+            return Result.load(cached), HIT
         return await self._single_flight(key, tables, compute, store=True), MISS
 
     async def _single_flight(
@@ -154,7 +168,7 @@ class Cache:
             return
         try:
             async with self.client.pipeline(transaction=True) as pipe:
-                pipe.set(key, result.body, px=max(1, int(ttl * 1000)))
+                pipe.set(key, result.dump(), px=max(1, int(ttl * 1000)))
                 for table in tables:
                     pipe.sadd(self.deps_key(table), key)
                     pipe.expire(self.deps_key(table), self.max_ttl * 2)

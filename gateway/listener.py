@@ -35,6 +35,36 @@ class Listener:
         self.timeout = timeout
         self.connected = asyncio.Event()
         self._reloads: set[asyncio.Task[None]] = set()
+        self._connection: asyncpg.Connection | None = None
+        self._next_barrier: asyncio.Future[bool] | None = None
+        self._barrier_task: asyncio.Task[None] | None = None
+
+    async def barrier(self) -> bool:
+        """Return once every NOTIFY of a transaction committed before this call has been
+        handled. A round trip on the LISTEN connection does it: PostgreSQL delivers the
+        pending notifications before it answers. Concurrent callers share round trips."""
+        if self._connection is None:
+            return False
+        if self._next_barrier is None:
+            self._next_barrier = asyncio.get_running_loop().create_future()
+        waiter = self._next_barrier
+        if self._barrier_task is None or self._barrier_task.done():
+            self._barrier_task = asyncio.get_running_loop().create_task(self._run_barriers())
+        return await asyncio.shield(waiter)
+
+    async def _run_barriers(self) -> None:
+        while self._next_barrier is not None:
+            waiter, self._next_barrier = self._next_barrier, None
+            ok = False
+            connection = self._connection
+            try:
+                if connection is not None:
+                    await connection.fetchval("select 1", timeout=self.timeout)
+                    await asyncio.sleep(0)  # run the notification callbacks queued before
+                    ok = True
+            except Exception as error:  # noqa: BLE001 - the session loop reconnects
+                log.warning("cache barrier failed: %r", error)
+            waiter.set_result(ok)
 
     def _on_table(self, _conn: object, _pid: int, _channel: str, table: str) -> None:
         self.cache.table_changed(table)
@@ -73,6 +103,7 @@ class Listener:
             await connection.add_listener(TABLE_CHANNEL, self._on_table)
             await connection.add_listener(RELOAD_CHANNEL, self._on_reload)
             await self.reload(connection)  # the layer may have changed while we were away
+            self._connection = connection
             self.cache.listener_ready()
             self.connected.set()
             log.info("listening for evictions")
@@ -80,7 +111,9 @@ class Listener:
                 try:
                     await asyncio.wait_for(lost.wait(), self.ping_every)
                 except TimeoutError:
-                    await connection.fetchval("select 1", timeout=self.timeout)
+                    if not await self.barrier():  # doubles as the keep-alive ping
+                        raise ConnectionError("listener connection does not answer") from None
             raise ConnectionError("listener connection terminated")
         finally:
+            self._connection = None
             connection.terminate()

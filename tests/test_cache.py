@@ -6,7 +6,6 @@ import asyncio
 import os
 import shutil
 import signal
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,8 +16,8 @@ from gateway import migrate as migrate_module
 from gateway.app import LISTENER, init_app
 from gateway.keys import CACHE
 from gateway.migrate import apply_functions
-from gateway.routes import ROUTES, CachePolicy, Route
-from tests.conftest import make_config, psql
+from gateway.routes import ROUTES, Route
+from tests.conftest import make_config, psql, wait_until
 from tests.servers import embedded_redis
 
 URL = "/stats/registrations"
@@ -33,13 +32,6 @@ async def get(client, path: str = URL, **params: str) -> tuple[str, object]:
 def total(body: object) -> int:
     assert isinstance(body, list)
     return sum(item["registrations"] for item in body)
-
-
-async def wait_for(condition, limit: float = 10.0) -> None:
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 async def test_miss_then_hit_with_the_same_body(client) -> None:
@@ -71,6 +63,20 @@ async def test_psql_write_is_seen_on_the_next_read(client, database_url: str) ->
     assert status == "MISS" and total(body) == 0
 
 
+async def test_every_write_is_seen_by_the_read_right_after_it(client, database_url, db) -> None:
+    """No sleeping between write and read: the read must never return the entry from
+    before the write, whether the write comes from psql or from another connection."""
+    insert = "insert into data.users (name, created_at) values ('w', now() - interval '40 days')"
+    for i in range(1, 16):
+        if i % 2:
+            psql(database_url, insert)
+        else:
+            await db.execute(insert)
+        status, body = await get(client)
+        assert status == "MISS" and total(body) == i, (i, status)
+        assert (await get(client))[0] == "HIT"
+
+
 async def test_entry_expires_when_a_registration_leaves_the_window(client, db) -> None:
     await db.execute(
         "insert into data.users (name, created_at)"
@@ -93,9 +99,10 @@ async def slow_function(database_url: str) -> AsyncIterator[Route]:
     connection = await asyncpg.connect(database_url)
     await connection.execute(
         "create function api.test_slow_count(pause float8 default 0.3) returns bigint"
-        " language sql stable as $$ select count(*) from data.users, pg_sleep(pause) $$"
+        " language sql stable as $$ select count(*) from data.users, pg_sleep(pause) $$;"
+        " comment on function api.test_slow_count(float8) is 'slow count\n@http cache=users'"
     )
-    yield Route("GET", "/test/slow", "test_slow_count", "test", cache=CachePolicy(("users",)))
+    yield Route("GET", "/test/slow", "test_slow_count", "test")
     await connection.execute("drop function api.test_slow_count(float8)")
     await connection.close()
 
@@ -172,7 +179,7 @@ async def test_frozen_redis_never_serves_an_entry_whose_eviction_failed(
             database_url,
             "insert into data.users (name, created_at) values ('n', now() - interval '40 days')",
         )
-        await wait_for(lambda: client.app[CACHE].needs_flush)  # the eviction timed out
+        await wait_until(lambda: client.app[CACHE].needs_flush)  # the eviction timed out
         status, body = await get(client)
         assert status == "BYPASS" and total(body) == 1
     finally:
@@ -194,7 +201,7 @@ async def test_listener_loss_bypasses_and_reconnect_flushes(client, database_url
         " where application_name = 'gateway-listener' and datname = current_database();"
         " insert into data.users (name, created_at) values ('n', now() - interval '40 days')",
     )
-    await wait_for(lambda: cache.generation >= generation + 2 and cache.listening)
+    await wait_until(lambda: cache.generation >= generation + 2 and cache.listening)
     status, body = await get(client)
     assert status == "MISS" and total(body) == 1
     assert client.app[LISTENER].connected.is_set()
@@ -224,7 +231,7 @@ async def test_new_function_layer_version_changes_the_key(
     try:
         new = await apply_functions(database_url, "UTC", changed)
         assert new != old
-        await wait_for(lambda: cache.version == new)
+        await wait_until(lambda: cache.version == new)
         assert (await get(client))[0] == "MISS"
     finally:
         await apply_functions(database_url, "UTC")
