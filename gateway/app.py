@@ -12,12 +12,12 @@ import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from gateway import calls
+from gateway import calls, docs
 from gateway.cache import Cache
 from gateway.catalogue import Catalogue
 from gateway.config import Config
 from gateway.errors import error_middleware
-from gateway.keys import CACHE, CATALOGUE, CONFIG, POOL
+from gateway.keys import CACHE, CATALOGUE, CONFIG, POOL, READ_POOL, ROUTES_KEY
 from gateway.listener import Listener
 from gateway.routes import ROUTES, Route
 
@@ -25,22 +25,32 @@ log = logging.getLogger("gateway")
 LISTENER: web.AppKey[Listener] = web.AppKey("listener")
 
 
-async def postgres_ctx(app: web.Application) -> AsyncIterator[None]:
-    config = app[CONFIG]
+async def create_pool(config: Config, *, read_only: bool) -> asyncpg.Pool:
+    settings = {
+        "application_name": "gateway-read" if read_only else "gateway",
+        "timezone": config.app_timezone,
+        "statement_timeout": str(config.statement_timeout_ms),
+    }
+    if read_only:  # every statement is its own read-only transaction: no BEGIN round trip
+        settings["default_transaction_read_only"] = "on"
     assert config.database_url, "DATABASE_URL is required"
-    app[POOL] = await asyncpg.create_pool(
+    pool: asyncpg.Pool = await asyncpg.create_pool(
         config.database_url,
         min_size=config.db_pool_min,
         max_size=config.db_pool_max,
         timeout=config.db_timeout,
-        server_settings={
-            "application_name": "gateway",
-            "timezone": config.app_timezone,
-            "statement_timeout": str(config.statement_timeout_ms),
-        },
+        server_settings=settings,
     )
+    return pool
+
+
+async def postgres_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    app[POOL] = await create_pool(config, read_only=False)
+    app[READ_POOL] = await create_pool(config, read_only=True)
     app[CATALOGUE] = await Catalogue.load(app[POOL])
     yield
+    await app[READ_POOL].close()
     await app[POOL].close()
 
 
@@ -78,6 +88,8 @@ async def listener_ctx(app: web.Application) -> AsyncIterator[None]:
 
     listener = Listener(config.database_url, app[CACHE], reload, timeout=config.db_timeout)
     app[LISTENER] = listener
+    if config.cache_barrier:
+        app[CACHE].barrier = listener.barrier
     task = asyncio.create_task(listener.run())
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(listener.connected.wait(), config.db_timeout)
@@ -114,8 +126,10 @@ async def health(request: web.Request) -> web.Response:
 def init_app(config: Config, routes: tuple[Route, ...] = ROUTES) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
     app[CONFIG] = config
+    app[ROUTES_KEY] = routes
     app.cleanup_ctx.extend([postgres_ctx, redis_ctx, listener_ctx])
     app.router.add_get("/health", health)
+    docs.setup(app)
     for route in routes:
         app.router.add_route(route.method, route.path, calls.handler(route))
     return app

@@ -5,13 +5,39 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 
 from gateway.cache import BYPASS, Result
 from gateway.catalogue import Function, canonical, convert, placeholder, quote_ident
+from gateway.config import Config
 from gateway.errors import ApiError
-from gateway.keys import CACHE, CATALOGUE, CONFIG, POOL
+from gateway.keys import CACHE, CATALOGUE, CONFIG, POOL, READ_POOL
 from gateway.routes import Route
+
+
+def resolve(request: web.Request, route: Route) -> Function:
+    """The function a request calls; for /rpc/{function} only exposed ones."""
+    catalogue = request.app[CATALOGUE]
+    if not route.is_rpc:
+        return catalogue.get(route.function)
+    name = request.match_info["function"]
+    function = catalogue.functions.get(name)
+    if function is None or not function.exposed:
+        raise ApiError(
+            404,
+            f"Could not find the function api.{name} in the schema cache",
+            code="PGRST202",
+            hint="Only api functions whose comment has an @http line are exposed.",
+        )
+    if request.method == "GET" and not function.read_only:
+        raise ApiError(
+            405,
+            f"api.{name} is volatile: call it with POST",
+            code="PGRST101",
+            headers={"Allow": "POST"},
+        )
+    return function
 
 
 def bind(function: Function, route: Route, raw: dict[str, object], timezone: str) -> dict[str, Any]:
@@ -35,20 +61,26 @@ def bind(function: Function, route: Route, raw: dict[str, object], timezone: str
     return bound
 
 
-def call_sql(function: Function, names: list[str], valid_until: str | None) -> str:
-    """One statement: the result as JSON text, and its validity, from one snapshot."""
+def call_sql(function: Function, names: list[str], valid_until: str | None, max_rows: int) -> str:
+    """One statement: the result as JSON text (built by PostgreSQL), whether rows were cut
+    at max_rows, and the result's validity, all from one snapshot."""
     by_name = {a.name: a for a in function.args}
     args = ", ".join(
         f"{quote_ident(n)} => {placeholder(by_name[n], i)}" for i, n in enumerate(names, 1)
     )
     call = f"api.{quote_ident(function.name)}({args})"
     if function.returns_set:
-        body = f"select coalesce(array_to_json(array_agg(r)), '[]'::json)::text from {call} r"
+        body = (
+            f"select coalesce(array_to_json((array_agg(s.r))[1:{max_rows}]), '[]')::text as body,"
+            f" count(*) > {max_rows} as truncated"
+            f" from (select r from {call} r limit {max_rows + 1}) s"
+        )
+    elif function.return_type == "void":
+        body = f"select 'null'::text as body, false as truncated from (select {call}) s"
     else:
-        body = f"select to_json({call})::text"
-    if valid_until is None:
-        return f"select ({body}) as body, null::timestamptz as valid_until"
-    return f"select ({body}) as body, api.{quote_ident(valid_until)}({args}) as valid_until"
+        body = f"select to_json({call})::text as body, false as truncated"
+    validity = f"api.{quote_ident(valid_until)}({args})" if valid_until else "null::timestamptz"
+    return f"select q.body, q.truncated, {validity} as valid_until from ({body}) q"
 
 
 def _epoch(moment: dt.datetime | None) -> float | None:
@@ -57,9 +89,11 @@ def _epoch(moment: dt.datetime | None) -> float | None:
     return moment.timestamp()
 
 
-async def collect(request: web.Request) -> dict[str, object]:
+async def collect(request: web.Request, route: Route) -> dict[str, object]:
     """Arguments from the path, then the query string (GET) or JSON object body."""
     raw: dict[str, object] = dict(request.match_info)
+    if route.is_rpc:
+        raw.pop("function", None)
     if request.method in {"GET", "HEAD", "DELETE"}:
         for name in request.query:
             values = request.query.getall(name)
@@ -80,40 +114,54 @@ async def collect(request: web.Request) -> dict[str, object]:
     return raw
 
 
-async def run(request: web.Request, route: Route, raw: dict[str, object]) -> tuple[bytes, str]:
-    """Call the route's function with the cache in front; return (JSON body, X-Cache)."""
+async def execute(
+    pool: asyncpg.Pool, config: Config, sql: str, values: list[Any], seconds: float
+) -> Result:
+    async with pool.acquire(timeout=config.db_timeout) as connection:
+        try:
+            row = await connection.fetchrow(sql, *values, timeout=seconds)
+        except TimeoutError:  # asyncpg cancelled the statement
+            raise ApiError(504, "the call took too long and was cancelled", code="57014") from None
+    assert row is not None
+    return Result(row["body"].encode(), _epoch(row["valid_until"]), row["truncated"])
+
+
+async def run(request: web.Request, route: Route) -> tuple[Result, str]:
+    """Call the route's function with the cache in front; return (result, X-Cache)."""
     app = request.app
-    function = app[CATALOGUE].get(route.function)
-    args = bind(function, route, raw, app[CONFIG].app_timezone)
-    names = sorted(args)
-    policy = route.cache
-    sql = call_sql(function, names, policy.valid_until if policy else None)
-    values = [args[n] for n in names]
     config = app[CONFIG]
+    function = resolve(request, route)
+    args = bind(function, route, await collect(request, route), config.app_timezone)
+    names = sorted(args)
+    policy = function.cache if route.cached and request.method == "GET" else None
+    max_rows = function.option_int("max_rows", config.max_rows)
+    sql = call_sql(function, names, policy.valid_until if policy else None, max_rows)
+    values = [args[n] for n in names]
+    pool = app[READ_POOL] if function.read_only and request.method == "GET" else app[POOL]
+    timeout = function.option_int("timeout_ms", config.statement_timeout_ms) / 1000
 
     async def compute() -> Result:
-        async with app[POOL].acquire(timeout=config.db_timeout) as connection:
-            row = await connection.fetchrow(sql, *values, timeout=config.db_timeout)
-        assert row is not None
-        return Result(row["body"].encode(), _epoch(row["valid_until"]))
+        return await execute(pool, config, sql, values, timeout)
 
     if policy is None:
-        return (await compute()).body, BYPASS
+        return await compute(), BYPASS
     cache = app[CACHE]
     key = cache.key(function.name, {n: canonical(args[n]) for n in names})
-    result, status = await cache.get_or_compute(key, policy.reads, compute)
-    return result.body, status
+    return await cache.get_or_compute(key, policy.reads, compute)
 
 
 def handler(route: Route) -> Any:
     async def handle(request: web.Request) -> web.Response:
-        body, status = await run(request, route, await collect(request))
+        result, status = await run(request, route)
+        headers = {"X-Cache": status}
+        if result.truncated:
+            headers["X-Truncated"] = "true"
         return web.Response(
-            body=body,
+            body=result.body,
             status=route.status,
             content_type="application/json",
-            headers={"X-Cache": status},
+            headers=headers,
         )
 
-    handle.__name__ = f"call_{route.function}"
+    handle.__name__ = f"call_{route.function.strip('{}')}"
     return handle

@@ -36,18 +36,55 @@ class Argument:
 
 
 @dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class CachePolicy:
+    """From the function's `@http cache=... valid_until=...` tag.
+
+    reads: the tables (in schema data) the function reads; a write to any of them
+    evicts the entry. valid_until: an api function taking the same arguments that
+    returns the moment the result can change by time alone.
+    """
+
+    reads: tuple[str, ...]
+    valid_until: str | None = None
+
+
+@dataclass(frozen=True)
 class Function:
-    """One api function: its input arguments and the shape of what it returns."""
+    """One api function: its input arguments, what it returns, and its @http tag."""
 
     name: str
     args: tuple[Argument, ...]
     returns_set: bool
     return_type: str
+    columns: tuple[Column, ...] | None
     volatility: str
+    exposed: bool
+    options: dict[str, str]
     description: str
 
     def argument(self, name: str) -> Argument | None:
         return next((a for a in self.args if a.name == name), None)
+
+    @property
+    def read_only(self) -> bool:
+        return self.volatility != "volatile"
+
+    @property
+    def cache(self) -> CachePolicy | None:
+        if "cache" not in self.options:
+            return None
+        reads = tuple(t for t in self.options["cache"].split(",") if t)
+        return CachePolicy(reads, self.options.get("valid_until"))
+
+    def option_int(self, name: str, default: int) -> int:
+        value = self.options.get(name, "")
+        return int(value) if value.isdigit() and int(value) > 0 else default
 
 
 class Catalogue:
@@ -61,19 +98,7 @@ class Catalogue:
     async def load(cls, connection: asyncpg.Connection | asyncpg.Pool) -> Catalogue:
         rows = await connection.fetch("select * from api.function_catalogue()")
         version = await connection.fetchval("select api.version()")
-        functions = {
-            row["name"]: Function(
-                name=row["name"],
-                args=tuple(
-                    Argument(a["name"], a["type"], a["required"]) for a in json.loads(row["args"])
-                ),
-                returns_set=row["returns_set"],
-                return_type=row["return_type"],
-                volatility=row["volatility"],
-                description=row["description"] or "",
-            )
-            for row in rows
-        }
+        functions = {row["name"]: _function(row) for row in rows}
         return cls(functions, version)
 
     def replace_with(self, other: Catalogue) -> None:
@@ -86,6 +111,21 @@ class Catalogue:
         if function is None:
             raise LookupError(f"api.{name} does not exist")
         return function
+
+
+def _function(row: asyncpg.Record) -> Function:
+    columns = json.loads(row["columns"]) if row["columns"] else None
+    return Function(
+        name=row["name"],
+        args=tuple(Argument(a["name"], a["type"], a["required"]) for a in json.loads(row["args"])),
+        returns_set=row["returns_set"],
+        return_type=row["return_type"],
+        columns=tuple(Column(c["name"], c["type"]) for c in columns) if columns else None,
+        volatility=row["volatility"],
+        exposed=row["exposed"],
+        options=json.loads(row["options"]),
+        description=row["description"] or "",
+    )
 
 
 def _reject(name: str, expected: str) -> ApiError:

@@ -34,6 +34,8 @@ class Config:
     redis_timeout: float = 0.25
     redis_retry_after: float = 1.0
     cache_max_ttl: int = 3600
+    max_rows: int = 10000
+    cache_barrier: bool = True
     cache_prefix: str = "gw"
     log_level: str = "INFO"
 
@@ -65,6 +67,14 @@ class Config:
                 raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
             return value
 
+        def flag(name: str, default: bool) -> bool:
+            raw = (text(name, None) or "").lower()
+            if not raw:
+                return default
+            if raw not in {"on", "off", "true", "false", "1", "0", "yes", "no"}:
+                raise ConfigError(f"{name} must be on or off, got {raw!r}")
+            return raw in {"on", "true", "1", "yes"}
+
         timezone = text("APP_TIMEZONE", "UTC") or "UTC"
         try:
             ZoneInfo(timezone)
@@ -94,6 +104,8 @@ class Config:
             redis_timeout=float(number("REDIS_TIMEOUT", 0.25, float, 0.01)),
             redis_retry_after=float(number("REDIS_RETRY_AFTER", 1.0, float, 0.0)),
             cache_max_ttl=int(number("CACHE_MAX_TTL", 3600, minimum=1)),
+            max_rows=int(number("MAX_ROWS", 10000, minimum=1)),
+            cache_barrier=flag("CACHE_BARRIER", True),
             cache_prefix=prefix,
             log_level=level,
         )

@@ -46,39 +46,81 @@ class ApiError(Exception):
         return web.json_response(body, status=self.status, headers=self.headers)
 
 
-# SQLSTATEs raised by PostgreSQL itself, with a message of ours: theirs may leak internals.
-SQLSTATE_STATUS: dict[str, tuple[int, str]] = {
-    "23505": (409, "conflict: the value already exists"),
-    "23503": (400, "a referenced row does not exist"),
-    "23502": (400, "a required value is missing"),
-    "23514": (400, "a value breaks a data rule"),
-    "22001": (400, "a value is too long"),
-    "22003": (400, "a number is out of range"),
-    "22007": (400, "a date or time is malformed"),
-    "22008": (400, "a date or time is out of range"),
-    "22P02": (400, "a value is malformed"),
-    "22023": (400, "an argument has an invalid value"),
-    "22021": (400, "a text value holds an invalid character"),
-    "57014": (504, "the query took too long and was cancelled"),
-    "40001": (503, "the database was busy; try again"),
-    "40P01": (503, "the database was busy; try again"),
-    "53300": (503, "the database has too many connections; try again"),
-    "57P01": (503, "the database is restarting; try again"),
-    "57P03": (503, "the database is starting; try again"),
+# SQLSTATE -> HTTP status, as PostgREST maps them (docs.postgrest.org, "Errors"), except:
+# 57014 (statement timeout) is 504, and 40001/40P01/57P01-57P03 (retry later) are 503.
+EXACT_STATUS = {
+    "23503": 409,
+    "23505": 409,
+    "25006": 405,
+    "53400": 500,
+    "P0001": 400,
+    "42883": 404,
+    "42P01": 404,
+    "42P17": 500,
+    "42501": 403,
+    "57014": 504,
+    "40001": 503,
+    "40P01": 503,
+    "57P01": 503,
+    "57P02": 503,
+    "57P03": 503,
+}
+PREFIX_STATUS = {
+    "08": 503, "09": 500, "0L": 403, "0P": 403, "25": 500, "28": 403, "2D": 500,
+    "38": 500, "39": 500, "3B": 500, "40": 500, "53": 503, "54": 500, "55": 500,
+    "57": 500, "58": 500, "F0": 500, "HV": 500, "P0": 500, "XX": 500,
+}  # fmt: skip
+# Our own words for what PostgreSQL raises itself: its messages may leak internals.
+SAFE_MESSAGES = {
+    "23505": "conflict: the value already exists",
+    "23503": "a referenced row does not exist",
+    "23502": "a required value is missing",
+    "23514": "a value breaks a data rule",
+    "22001": "a value is too long",
+    "22003": "a number is out of range",
+    "22007": "a date or time is malformed",
+    "22008": "a date or time is out of range",
+    "22P02": "a value is malformed",
+    "22021": "a text value holds an invalid character",
+    "57014": "the call took too long and was cancelled",
+    "40001": "the database was busy; try again",
+    "40P01": "the database was busy; try again",
 }
 
 
+def status_for(sqlstate: str) -> int:
+    """The HTTP status of a SQLSTATE; PTnnn lets a function choose status nnn."""
+    if sqlstate.startswith("PT") and sqlstate[2:].isdigit() and 100 <= int(sqlstate[2:]) <= 599:
+        return int(sqlstate[2:])
+    if sqlstate in EXACT_STATUS:
+        return EXACT_STATUS[sqlstate]
+    return PREFIX_STATUS.get(sqlstate[:2], 400)
+
+
+def raised_by_function(sqlstate: str) -> bool:
+    """RAISE in an api function: P0001 (the default) or PTnnn. Its words are for callers."""
+    return sqlstate == "P0001" or sqlstate.startswith("PT")
+
+
 def from_database(error: asyncpg.PostgresError) -> ApiError:
-    state = getattr(error, "sqlstate", None) or ""
-    if state in SQLSTATE_STATUS:
-        status, message = SQLSTATE_STATUS[state]
-        return ApiError(status, message, code=state)
-    if state.startswith("08"):
-        return unavailable()
-    if state.startswith("22"):
-        return ApiError(400, "an argument has an invalid value", code=state)
-    log.error("database error %s: %s", state, error)
-    return ApiError(500, "internal error", code=state or None)
+    state = getattr(error, "sqlstate", None) or "XX000"
+    status = status_for(state)
+    headers = {"Retry-After": "1"} if status == 503 else None
+    if raised_by_function(state):
+        return ApiError(
+            status,
+            getattr(error, "message", None) or str(error),
+            code=state,
+            details=getattr(error, "detail", None),
+            hint=getattr(error, "hint", None),
+            headers=headers,
+        )
+    if status >= 500 and state not in SAFE_MESSAGES:
+        log.error("database error %s: %s", state, error)
+        message = "the database is unavailable; try again" if status == 503 else "internal error"
+    else:
+        message = SAFE_MESSAGES.get(state, "the request was refused by a data rule")
+    return ApiError(status, message, code=state, headers=headers)
 
 
 def unavailable() -> ApiError:

@@ -1,29 +1,22 @@
-"""The route table: data, not handlers. A new endpoint is a SQL function plus a row here."""
+"""The route table: data, not handlers. A new endpoint is a SQL function plus a row here.
+
+Caching, time-validity, statement timeout and row limit belong to the function and are
+declared in SQL (its `@http` comment tag); a row can only switch caching off (`cached`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
-@dataclass(frozen=True)
-class CachePolicy:
-    """How a route's result may be cached.
-
-    reads: the tables (in schema data) the function reads; a write to any of them
-    evicts the entry. valid_until: an api function taking the same arguments that
-    returns the moment the result can change by time alone.
-    """
-
-    reads: tuple[str, ...]
-    valid_until: str | None = None
+RPC = "{function}"  # the function named by the path: /rpc/{function}
 
 
 @dataclass(frozen=True)
 class Route:
     """One HTTP route mapped to one api function.
 
-    args maps HTTP argument names (query string, JSON body or path) to the
-    function's parameter names; names not listed pass through unchanged.
+    args maps HTTP argument names (query string, JSON body or path) to the function's
+    parameter names; names not listed pass through unchanged. auth names who may call.
     """
 
     method: str
@@ -31,9 +24,14 @@ class Route:
     function: str
     summary: str
     args: dict[str, str] = field(default_factory=dict)
-    cache: CachePolicy | None = None
+    cached: bool = True
     auth: str = "public"
     status: int = 200
+    tag: str = "stats"
+
+    @property
+    def is_rpc(self) -> bool:
+        return self.function == RPC
 
 
 ROUTES: tuple[Route, ...] = (
@@ -42,8 +40,7 @@ ROUTES: tuple[Route, ...] = (
         path="/stats/registrations",
         function="monthly_registrations",
         summary="New users per month for the last 12 months, oldest first",
-        cache=CachePolicy(
-            reads=("users", "settings"), valid_until="monthly_registrations_valid_until"
-        ),
     ),
+    Route("GET", "/rpc/{function}", RPC, "Call a stable api function", tag="rpc"),
+    Route("POST", "/rpc/{function}", RPC, "Call an api function", tag="rpc"),
 )

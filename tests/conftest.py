@@ -1,16 +1,19 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
 
 from gateway.app import init_app
 from gateway.config import Config
-from gateway.migrate import migrate
+from gateway.migrate import FUNCTIONS_DIR, apply_functions, migrate
 from gateway.servers import pg_tool
 from tests.servers import create_database, drop_database, postgres_server, redis_server
 
@@ -63,6 +66,25 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 @pytest.fixture
 async def client(aiohttp_client, config: Config, db: asyncpg.Connection):
     return await aiohttp_client(init_app(config))
+
+
+@pytest.fixture
+async def rpc_layer(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
+    """The function layer plus tests/sql/rpc_examples.sql, re-applied as a deploy would;
+    the original layer is restored afterwards."""
+    layer = tmp_path / "functions"
+    shutil.copytree(FUNCTIONS_DIR, layer)
+    shutil.copy(Path(__file__).parent / "sql" / "rpc_examples.sql", layer / "zz_rpc_examples.sql")
+    version = await apply_functions(database_url, "UTC", layer)
+    yield version
+    await apply_functions(database_url, "UTC")
+
+
+async def wait_until(condition: Callable[[], bool], limit: float = 10.0) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
 
 
 def psql(database_url: str, sql: str) -> str:
