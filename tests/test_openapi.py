@@ -126,3 +126,23 @@ async def test_docs_page_is_served_without_internet(client) -> None:
             assert len(text) > 100
     bundle = await client.get("/docs/assets/swagger-ui-bundle.js")
     assert bundle.status == 200
+
+
+# Changing the api surface means changing these lists, on purpose.
+API_FUNCTIONS = {
+    "function_catalogue",
+    "monthly_registrations",
+    "monthly_registrations_valid_until",
+    "version",
+}
+EXPOSED = {"monthly_registrations"}
+
+
+async def test_api_surface_is_pinned(db) -> None:
+    rows = await db.fetch("select name, exposed from api.function_catalogue()")
+    assert {r["name"] for r in rows} == API_FUNCTIONS
+    assert {r["name"] for r in rows if r["exposed"]} == EXPOSED
+    undocumented = await db.fetch(
+        "select name from api.function_catalogue() where coalesce(description, '') = ''"
+    )
+    assert undocumented == []
