@@ -12,35 +12,43 @@ as $$
            date_trunc('month', s.t at time zone s.tz) as local_end
     from (select data.app_timezone() as tz, coalesce(as_of, now()) as t) s
   ), edges as (
+    -- local times: the window starts mid-hour; whole hours follow until the first full
+    -- day, whole days until the second month, whole months until local_end
     select b.*,
-           b.local_start at time zone b.tz as window_start,
-           date_trunc('hour', b.local_start) + interval '1 hour' as first_full_hour
+           date_trunc('month', b.local_start) as first_month,
+           date_trunc('hour', b.local_start) + interval '1 hour' as first_full_hour,
+           date_trunc('day', b.local_start) + interval '1 day' as first_full_day,
+           date_trunc('month', b.local_start) + interval '1 month' as second_month
     from bounds b
-  ), months as (
-    select m as month_start, m + interval '1 month' as month_end
-    from edges e,
-         generate_series(date_trunc('month', e.local_start), e.local_end - interval '1 month', interval '1 month') m
-  ), rolled as (
-    select m.month_start, coalesce(sum(h.registrations), 0)::bigint as n
-    from months m
-    cross join edges e
-    left join data.registrations_hourly h
-      on h.local_hour >= greatest(m.month_start, e.first_full_hour)
-     and h.local_hour < m.month_end
-    group by m.month_start
-  ), head as (
-    -- the partial hour at the start of the window, counted exactly
-    select count(*) as n
+  ), parts as (
+    select r.bucket as month, r.registrations as n
+    from edges e
+    join data.registrations_rollup r
+      on r.width = 'month' and r.bucket >= e.second_month and r.bucket < e.local_end
+    union all
+    select e.first_month, r.registrations
+    from edges e
+    join data.registrations_rollup r
+      on r.width = 'day' and r.bucket >= e.first_full_day and r.bucket < e.second_month
+    union all
+    select e.first_month, r.registrations
+    from edges e
+    join data.registrations_rollup r
+      on r.width = 'hour' and r.bucket >= e.first_full_hour and r.bucket < e.first_full_day
+    union all
+    select e.first_month, count(*)
     from edges e
     join data.users u
-      on u.created_at >= e.window_start
+      on u.created_at >= e.local_start at time zone e.tz
      and u.created_at < e.first_full_hour at time zone e.tz
+    group by e.first_month
   )
-  select to_char(r.month_start, 'YYYY-MM'),
-         r.n + case when r.month_start = (select min(month_start) from months)
-                    then (select n from head) else 0 end
-  from rolled r
-  order by r.month_start
+  select to_char(m, 'YYYY-MM'), coalesce(sum(p.n), 0)::bigint
+  from edges e
+  cross join generate_series(e.first_month, e.local_end - interval '1 month', interval '1 month') m
+  left join parts p on p.month = m
+  group by m
+  order by m
 $$;
 
 comment on function api.monthly_registrations(timestamptz) is

@@ -12,7 +12,6 @@ insert into data.settings (name, value) values ('app_timezone', 'UTC');
 
 create function data.app_timezone() returns text
 language sql stable
-set search_path = pg_catalog
 as $$
   select value from data.settings where name = 'app_timezone'
 $$;

@@ -7,111 +7,105 @@ create table data.users (
 comment on table data.users is 'Registered users of the site; created_at is the registration time.';
 create index users_created_at_idx on data.users (created_at);
 
--- Registrations per local hour (in APP_TIMEZONE), kept by statement triggers on
--- data.users, so that a month is a sum of at most ~744 rows whatever the table size.
-create table data.registrations_hourly (
-  local_hour timestamp primary key,
-  registrations bigint not null
+-- Registrations per hour, day and month of local time (APP_TIMEZONE), kept by statement
+-- triggers on data.users: a 12-month window is a sum of at most ~65 rows (11 months, the
+-- days and hours of the first month) plus one partial hour counted from data.users, so its
+-- cost does not grow with the table.
+create table data.registrations_rollup (
+  width text not null check (width in ('hour', 'day', 'month')),
+  bucket timestamp not null,
+  registrations bigint not null,
+  primary key (width, bucket)
 );
-comment on table data.registrations_hourly is 'Rollup: users registered per hour of local time (APP_TIMEZONE); maintained by triggers.';
+comment on table data.registrations_rollup is
+  'Rollup: users registered per hour, day and month of local time (APP_TIMEZONE), bucket = local start; kept by triggers.';
 
-create function data.registrations_hourly_add() returns trigger
+-- Add counts[i] registrations (negative: remove) in local hour hours[i], at every width.
+create function data.registrations_rollup_merge(hours timestamp[], counts bigint[])
+returns void
+language sql
+set search_path = pg_catalog
+as $$
+  insert into data.registrations_rollup as r (width, bucket, registrations)
+  select w.width, date_trunc(w.width, u.hour), sum(u.n)
+  from unnest(hours, counts) u(hour, n)
+  cross join (values ('hour'), ('day'), ('month')) w(width)
+  group by 1, 2
+  on conflict (width, bucket) do update set registrations = r.registrations + excluded.registrations
+$$;
+
+create function data.registrations_rollup_maintain() returns trigger
 language plpgsql
 set search_path = pg_catalog
 as $$
 declare
-  tz text := data.app_timezone();
+  tz constant text := data.app_timezone();
+  hours timestamp[];
+  counts bigint[];
 begin
-  insert into data.registrations_hourly as r (local_hour, registrations)
-  select date_trunc('hour', created_at at time zone tz), count(*)
-  from new_rows
-  group by 1
-  on conflict (local_hour) do update set registrations = r.registrations + excluded.registrations;
+  if tg_op = 'TRUNCATE' then  -- no transition table: start again from nothing
+    delete from data.registrations_rollup;
+    return null;
+  end if;
+  -- signed registrations per local hour: new rows count +1, old rows -1
+  if tg_op = 'INSERT' then
+    select array_agg(hour), array_agg(n) into hours, counts
+    from (select date_trunc('hour', created_at at time zone tz) as hour, count(*) as n
+          from new_rows group by 1) per_hour;
+  elsif tg_op = 'DELETE' then
+    select array_agg(hour), array_agg(-n) into hours, counts
+    from (select date_trunc('hour', created_at at time zone tz) as hour, count(*) as n
+          from old_rows group by 1) per_hour;
+  else -- UPDATE: only rows whose registration time moved
+    select array_agg(hour), array_agg(n) into hours, counts
+    from (select date_trunc('hour', moved.moment at time zone tz) as hour, sum(moved.sign) as n
+          from old_rows o
+          join new_rows r on r.id = o.id and r.created_at is distinct from o.created_at
+          cross join lateral (values (r.created_at, 1), (o.created_at, -1)) moved(moment, sign)
+          group by 1) per_hour
+    where n <> 0;
+  end if;
+  if hours is not null then
+    perform data.registrations_rollup_merge(hours, counts);
+  end if;
   return null;
 end
 $$;
-
-create function data.registrations_hourly_remove() returns trigger
-language plpgsql
-set search_path = pg_catalog
-as $$
-declare
-  tz text := data.app_timezone();
-begin
-  update data.registrations_hourly r
-  set registrations = r.registrations - gone.n
-  from (
-    select date_trunc('hour', created_at at time zone tz) as local_hour, count(*) as n
-    from old_rows
-    group by 1
-  ) gone
-  where r.local_hour = gone.local_hour;
-  return null;
-end
-$$;
-
-create function data.registrations_hourly_move() returns trigger
-language plpgsql
-set search_path = pg_catalog
-as $$
-declare
-  tz text := data.app_timezone();
-begin
-  with moved as (
-    select o.created_at as old_at, n.created_at as new_at
-    from old_rows o
-    join new_rows n on n.id = o.id
-    where o.created_at is distinct from n.created_at
-  ), delta as (
-    select date_trunc('hour', new_at at time zone tz) as local_hour, 1 as n from moved
-    union all
-    select date_trunc('hour', old_at at time zone tz), -1 from moved
-  )
-  insert into data.registrations_hourly as r (local_hour, registrations)
-  select local_hour, sum(n) from delta group by 1
-  on conflict (local_hour) do update set registrations = r.registrations + excluded.registrations;
-  return null;
-end
-$$;
-
-create function data.registrations_hourly_rebuild() returns void
-language plpgsql
-set search_path = pg_catalog
-as $$
-declare
-  tz text := data.app_timezone();
-begin
-  lock table data.users in share mode;
-  delete from data.registrations_hourly;
-  insert into data.registrations_hourly (local_hour, registrations)
-  select date_trunc('hour', created_at at time zone tz), count(*)
-  from data.users
-  group by 1;
-end
-$$;
-comment on function data.registrations_hourly_rebuild() is 'Recompute the registrations rollup from data.users (after a time zone change).';
+comment on function data.registrations_rollup_maintain() is 'Statement trigger on data.users: keeps data.registrations_rollup.';
 
 create trigger users_rollup_insert after insert on data.users
   referencing new table as new_rows
-  for each statement execute function data.registrations_hourly_add();
+  for each statement execute function data.registrations_rollup_maintain();
 create trigger users_rollup_delete after delete on data.users
   referencing old table as old_rows
-  for each statement execute function data.registrations_hourly_remove();
+  for each statement execute function data.registrations_rollup_maintain();
 create trigger users_rollup_update after update on data.users
   referencing old table as old_rows new table as new_rows
-  for each statement execute function data.registrations_hourly_move();
--- truncate has no transition table: empty the rollup with it.
-create function data.registrations_hourly_clear() returns trigger
+  for each statement execute function data.registrations_rollup_maintain();
+create trigger users_rollup_truncate after truncate on data.users
+  for each statement execute function data.registrations_rollup_maintain();
+
+create function data.registrations_rollup_rebuild() returns void
 language plpgsql
 set search_path = pg_catalog
 as $$
+declare
+  tz constant text := data.app_timezone();
 begin
-  delete from data.registrations_hourly;
-  return null;
+  lock table data.users in share mode;
+  delete from data.registrations_rollup;
+  insert into data.registrations_rollup (width, bucket, registrations)
+  select w.width, date_trunc(w.width, h.local_hour), sum(h.n)
+  from (
+    select date_trunc('hour', u.created_at at time zone tz) as local_hour, count(*) as n
+    from data.users u
+    group by 1
+  ) h
+  cross join (values ('hour'), ('day'), ('month')) w(width)
+  group by 1, 2;
 end
 $$;
-create trigger users_rollup_truncate after truncate on data.users
-  for each statement execute function data.registrations_hourly_clear();
+comment on function data.registrations_rollup_rebuild() is 'Recompute the registrations rollup from data.users (after a time zone change).';
 
 create trigger users_notify after insert or update or delete or truncate on data.users
   for each statement execute function data.notify_table_changed();
@@ -130,7 +124,7 @@ begin
     return false;
   end if;
   update data.settings set value = tz where name = 'app_timezone';
-  perform data.registrations_hourly_rebuild();
+  perform data.registrations_rollup_rebuild();
   return true;
 end
 $$;
@@ -139,9 +133,7 @@ comment on function data.app_timezone_set(text) is 'Set APP_TIMEZONE and rebuild
 -- migrate:down
 drop function data.app_timezone_set(text);
 drop table data.users;
-drop table data.registrations_hourly;
-drop function data.registrations_hourly_add();
-drop function data.registrations_hourly_remove();
-drop function data.registrations_hourly_move();
-drop function data.registrations_hourly_clear();
-drop function data.registrations_hourly_rebuild();
+drop table data.registrations_rollup;
+drop function data.registrations_rollup_maintain();
+drop function data.registrations_rollup_merge(timestamp[], bigint[]);
+drop function data.registrations_rollup_rebuild();
