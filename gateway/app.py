@@ -12,10 +12,10 @@ import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from gateway import calls, docs
+from gateway import auth, calls, docs
 from gateway.cache import Cache
 from gateway.catalogue import Catalogue
-from gateway.config import Config
+from gateway.config import Config, ConfigError
 from gateway.errors import error_middleware
 from gateway.keys import CACHE, CATALOGUE, CONFIG, POOL, READ_POOL, ROUTES_KEY
 from gateway.listener import Listener
@@ -124,12 +124,15 @@ async def health(request: web.Request) -> web.Response:
 
 
 def init_app(config: Config, routes: tuple[Route, ...] = ROUTES) -> web.Application:
+    if not config.jwt_secret:
+        raise ConfigError("JWT_SECRET is required (at least 32 characters)")
     app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
     app[CONFIG] = config
     app[ROUTES_KEY] = routes
     app.cleanup_ctx.extend([postgres_ctx, redis_ctx, listener_ctx])
-    app.router.add_get("/health", health)
     docs.setup(app)
+    builtins = {"health": health, "openapi": docs.openapi_json, "token": auth.token_handler}
     for route in routes:
-        app.router.add_route(route.method, route.path, calls.handler(route))
+        handle = builtins[route.builtin] if route.builtin else calls.handler(route)
+        app.router.add_route(route.method, route.path, handle)
     return app

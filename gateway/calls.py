@@ -8,12 +8,13 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from gateway.auth import OPERATOR, authenticate, hash_password
 from gateway.cache import BYPASS, Result
 from gateway.catalogue import Function, canonical, convert, placeholder, quote_ident
 from gateway.config import Config
 from gateway.errors import ApiError
 from gateway.keys import CACHE, CATALOGUE, CONFIG, POOL, READ_POOL
-from gateway.routes import Route
+from gateway.routes import CALLER, Route
 
 
 def resolve(request: web.Request, route: Route) -> Function:
@@ -61,19 +62,26 @@ def bind(function: Function, route: Route, raw: dict[str, object], timezone: str
     return bound
 
 
-def call_sql(function: Function, names: list[str], valid_until: str | None, max_rows: int) -> str:
+def call_sql(
+    function: Function, names: list[str], valid_until: str | None, max_rows: int, single: bool
+) -> str:
     """One statement: the result as JSON text (built by PostgreSQL), whether rows were cut
-    at max_rows, and the result's validity, all from one snapshot."""
+    at max_rows, and the result's validity, all from one snapshot. single: the first row
+    as an object (null when there is none)."""
     by_name = {a.name: a for a in function.args}
     args = ", ".join(
         f"{quote_ident(n)} => {placeholder(by_name[n], i)}" for i, n in enumerate(names, 1)
     )
     call = f"api.{quote_ident(function.name)}({args})"
-    if function.returns_set:
+    # rows as records (objects in JSON), even with a single column; else the values
+    rows = f"(select * from {call}) r" if function.columns else f"{call} r"
+    if function.returns_set and single:
+        body = f"select (select to_json(r) from {rows} limit 1)::text as body, false as truncated"
+    elif function.returns_set:
         body = (
             f"select coalesce(array_to_json((array_agg(s.r))[1:{max_rows}]), '[]')::text as body,"
             f" count(*) > {max_rows} as truncated"
-            f" from (select r from {call} r limit {max_rows + 1}) s"
+            f" from (select r from {rows} limit {max_rows + 1}) s"
         )
     elif function.return_type == "void":
         body = f"select 'null'::text as body, false as truncated from (select {call}) s"
@@ -103,7 +111,7 @@ async def collect(request: web.Request, route: Route) -> dict[str, object]:
         return raw
     if request.can_read_body:
         if request.content_type != "application/json":
-            raise ApiError(415, "the body must be JSON (Content-Type: application/json)")
+            raise ApiError(400, "the body must be JSON (Content-Type: application/json)")
         try:
             body = await request.json()
         except ValueError:
@@ -126,16 +134,42 @@ async def execute(
     return Result(row["body"].encode(), _epoch(row["valid_until"]), row["truncated"])
 
 
+def auth_level(route: Route, function: Function) -> str:
+    """Who may call: the row says for friendly routes, the function's auth= for /rpc."""
+    return function.options.get("auth", OPERATOR) if route.is_rpc else route.auth
+
+
+def add_secrets(route: Route, raw: dict[str, object]) -> None:
+    """Replace passwords by their argon2 hash, under the parameter that takes the hash."""
+    for http_name, parameter in route.passwords.items():
+        if parameter in raw:
+            raise ApiError(400, f"unknown argument '{parameter}'", details=parameter)
+        if http_name in raw:
+            value = raw.pop(http_name)
+            if not isinstance(value, str):
+                raise ApiError(400, f"argument '{http_name}' must be text", details=http_name)
+            raw[parameter] = hash_password(value)
+
+
 async def run(request: web.Request, route: Route) -> tuple[Result, str]:
     """Call the route's function with the cache in front; return (result, X-Cache)."""
     app = request.app
     config = app[CONFIG]
     function = resolve(request, route)
-    args = bind(function, route, await collect(request, route), config.app_timezone)
+    caller = await authenticate(request, auth_level(route, function))
+    raw = await collect(request, route)
+    if CALLER in raw:  # set by the gateway only
+        raise ApiError(400, f"unknown argument '{CALLER}'", details=CALLER)
+    add_secrets(route, raw)
+    if function.argument(CALLER) is not None:
+        if caller is None:
+            raise ApiError(401, "this call needs an authenticated caller", code="PGRST301")
+        raw[CALLER] = caller.account_id
+    args = bind(function, route, raw, config.app_timezone)
     names = sorted(args)
     policy = function.cache if route.cached and request.method == "GET" else None
-    max_rows = function.option_int("max_rows", config.max_rows)
-    sql = call_sql(function, names, policy.valid_until if policy else None, max_rows)
+    max_rows = 1 if route.single else function.option_int("max_rows", config.max_rows)
+    sql = call_sql(function, names, policy.valid_until if policy else None, max_rows, route.single)
     values = [args[n] for n in names]
     pool = app[READ_POOL] if function.read_only and request.method == "GET" else app[POOL]
     timeout = function.option_int("timeout_ms", config.statement_timeout_ms) / 1000
@@ -156,6 +190,10 @@ def handler(route: Route) -> Any:
         headers = {"X-Cache": status}
         if result.truncated:
             headers["X-Truncated"] = "true"
+        if route.status == 204:
+            return web.Response(status=204, headers=headers)
+        if route.single and result.body == b"null":
+            raise ApiError(404, "not found", code="PGRST116")
         return web.Response(
             body=result.body,
             status=route.status,

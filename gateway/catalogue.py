@@ -210,6 +210,8 @@ CONVERTERS: dict[str, tuple[Callable[[object], Any], str]] = {
 def convert(argument: Argument, value: object, timezone: str) -> object:
     """Convert one HTTP value to the Python object asyncpg sends as the argument's type."""
     kind = argument.type
+    if value is None:  # JSON null is SQL NULL
+        return None
     try:
         if kind in INT_RANGES:
             number = _integer(value)

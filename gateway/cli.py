@@ -9,6 +9,7 @@ import dataclasses
 import json
 import logging
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -54,7 +55,21 @@ def servers(config: Config) -> Iterator[Config]:
             server.stop()
 
 
+def development_secret(config: Config) -> Config:
+    """`make run` without JWT_SECRET: one generated once and kept in DATA_DIR."""
+    if config.jwt_secret:
+        return config
+    path = config.data_dir / "jwt_secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+        log.info("generated a development JWT_SECRET", extra={"fields": {"file": str(path)}})
+    return dataclasses.replace(config, jwt_secret=path.read_text().strip())
+
+
 def command_run(config: Config) -> None:
+    config = development_secret(config)
     with servers(config) as config:
         assert config.database_url
         version = asyncio.run(migrate(config.database_url, config.app_timezone))

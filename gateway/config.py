@@ -36,6 +36,10 @@ class Config:
     cache_max_ttl: int = 3600
     max_rows: int = 10000
     cache_barrier: bool = True
+    jwt_secret: str | None = None
+    jwt_expire_minutes: int = 60
+    login_max_failures: int = 5
+    login_window_seconds: int = 300
     cache_prefix: str = "gw"
     log_level: str = "INFO"
 
@@ -86,6 +90,9 @@ class Config:
         level = (text("LOG_LEVEL", "INFO") or "INFO").upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+        secret = text("JWT_SECRET", None)
+        if secret is not None and len(secret) < 32:
+            raise ConfigError("JWT_SECRET must be at least 32 characters")
         pool_min = int(number("DB_POOL_MIN", 2, minimum=1))
         pool_max = int(number("DB_POOL_MAX", 10, minimum=1))
         if pool_max < pool_min:
@@ -106,6 +113,10 @@ class Config:
             cache_max_ttl=int(number("CACHE_MAX_TTL", 3600, minimum=1)),
             max_rows=int(number("MAX_ROWS", 10000, minimum=1)),
             cache_barrier=flag("CACHE_BARRIER", True),
+            jwt_secret=secret,
+            jwt_expire_minutes=int(number("JWT_EXPIRE_MINUTES", 60, minimum=1)),
+            login_max_failures=int(number("LOGIN_MAX_FAILURES", 5, minimum=1)),
+            login_window_seconds=int(number("LOGIN_WINDOW_SECONDS", 300, minimum=1)),
             cache_prefix=prefix,
             log_level=level,
         )

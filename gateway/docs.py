@@ -36,7 +36,6 @@ async def docs_page(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/openapi.json", openapi_json)
     app.router.add_get("/docs", docs_page)
     app.router.add_static("/docs/assets", swagger_ui_folder())
     app.router.add_static("/docs/static", STATIC)

@@ -6,7 +6,7 @@ from typing import Any
 
 from gateway import __version__
 from gateway.catalogue import INT_RANGES, Catalogue, Column, Function
-from gateway.routes import Route
+from gateway.routes import CALLER, Route
 
 JSON = dict[str, Any]
 
@@ -28,11 +28,39 @@ SCALARS: dict[str, JSON] = {
 
 ERROR_STATUSES = {
     "400": "Bad input: an unknown, missing or malformed argument",
+    "401": "Missing, unknown or expired credentials",
+    "403": "The caller's role may not use this route",
     "404": "Not found",
     "405": "Method not allowed",
-    "415": "The body is not JSON",
+    "409": "Conflict with existing data",
+    "413": "The body is larger than 1 MiB",
+    "429": "Too many requests; see Retry-After",
     "503": "The database is unavailable; retry",
     "504": "The call took longer than its statement timeout",
+}
+SECURITY = {
+    "public": [],
+    "owner": [{"apiToken": []}],
+    "operator": [{"bearer": []}],
+    "admin": [{"bearer": []}],
+}
+BUILTIN_RESPONSES: dict[str, JSON] = {
+    "health": {"type": "object", "required": ["status", "postgres", "redis", "cache"]},
+    "openapi": {"type": "object", "required": ["openapi", "info", "paths"]},
+    "token": {
+        "type": "object",
+        "properties": {
+            "access_token": {"type": "string"},
+            "token_type": {"type": "string", "enum": ["bearer"]},
+            "expires_in": {"type": "integer"},
+        },
+        "required": ["access_token", "token_type", "expires_in"],
+    },
+}
+TOKEN_BODY: JSON = {
+    "type": "object",
+    "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+    "required": ["username", "password"],
 }
 
 
@@ -70,33 +98,39 @@ def result_schema(function: Function) -> JSON:
     return {"type": "array", "items": item} if function.returns_set else item
 
 
-def parameters(route: Route, function: Function, path_names: set[str]) -> list[JSON]:
+def http_arguments(route: Route, function: Function) -> list[tuple[str, JSON, bool]]:
+    """(HTTP name, schema, required) of what a caller sends: not caller_id, and passwords
+    under their HTTP name."""
     reverse = {v: k for k, v in route.args.items()}
+    reverse.update({v: k for k, v in route.passwords.items()})
     found = []
     for argument in function.args:
+        if argument.name == CALLER:
+            continue
+        schema = {"type": "string"} if argument.name in route.passwords.values() else None
         name = reverse.get(argument.name, argument.name)
+        found.append((name, schema or type_schema(argument.type), argument.required))
+    return found
+
+
+def parameters(route: Route, function: Function, path_names: set[str]) -> list[JSON]:
+    found = []
+    for name, schema, required in http_arguments(route, function):
         where = "path" if name in path_names else "query"
         found.append(
-            {
-                "name": name,
-                "in": where,
-                "required": where == "path" or argument.required,
-                "schema": type_schema(argument.type),
-            }
+            {"name": name, "in": where, "required": where == "path" or required, "schema": schema}
         )
     return found
 
 
 def request_body(route: Route, function: Function, path_names: set[str]) -> JSON:
-    reverse = {v: k for k, v in route.args.items()}
     properties = {}
     required = []
-    for argument in function.args:
-        name = reverse.get(argument.name, argument.name)
+    for name, schema, needed in http_arguments(route, function):
         if name in path_names:
             continue
-        properties[name] = type_schema(argument.type)
-        if argument.required:
+        properties[name] = schema
+        if needed:
             required.append(name)
     schema: JSON = {"type": "object", "properties": properties, "additionalProperties": False}
     if required:
@@ -104,20 +138,55 @@ def request_body(route: Route, function: Function, path_names: set[str]) -> JSON
     return {"required": bool(required), "content": {"application/json": {"schema": schema}}}
 
 
-def operation(route: Route, function: Function, path: str) -> JSON:
-    path_names = {part[1:-1] for part in path.split("/") if part.startswith("{")}
-    responses: JSON = {
+def success(route: Route, schema: JSON) -> JSON:
+    if route.status == 204:
+        return {"204": {"description": "Done"}}
+    return {
         str(route.status): {
-            "description": "The function's result",
+            "description": "The result",
             "headers": {
                 "X-Cache": {
                     "description": "HIT, MISS or BYPASS",
                     "schema": {"type": "string", "enum": ["HIT", "MISS", "BYPASS"]},
                 }
             },
-            "content": {"application/json": {"schema": result_schema(function)}},
+            "content": {"application/json": {"schema": schema}},
         }
     }
+
+
+def builtin_operation(route: Route) -> JSON:
+    assert route.builtin is not None
+    result: JSON = {
+        "operationId": route.builtin,
+        "summary": route.summary,
+        "tags": [route.tag],
+        "responses": {
+            "200": {
+                "description": route.summary,
+                "content": {"application/json": {"schema": BUILTIN_RESPONSES[route.builtin]}},
+            },
+            **{s: {"$ref": f"#/components/responses/{s}"} for s in ("400", "401", "429", "503")},
+        },
+        "security": [],
+    }
+    if route.builtin == "token":
+        result["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {"schema": TOKEN_BODY},
+                "application/x-www-form-urlencoded": {"schema": TOKEN_BODY},
+            },
+        }
+    return result
+
+
+def operation(route: Route, function: Function, path: str, auth: str) -> JSON:
+    path_names = {part[1:-1] for part in path.split("/") if part.startswith("{")}
+    schema = result_schema(function)
+    if route.single and schema.get("type") == "array":
+        schema = schema["items"]
+    responses: JSON = success(route, schema)
     for status in ERROR_STATUSES:
         responses[status] = {"$ref": f"#/components/responses/{status}"}
     summary = route.summary if not route.is_rpc else f"api.{function.name}"
@@ -128,8 +197,12 @@ def operation(route: Route, function: Function, path: str) -> JSON:
         "description": function.description,
         "tags": [route.tag],
         "responses": responses,
-        "security": [],
+        "security": SECURITY[auth],
     }
+    if auth in ("operator", "admin"):
+        result["description"] += (
+            f"\n\nNeeds a JWT of role {'admin' if auth == 'admin' else 'admin or operator'}."
+        )
     if route.method in {"GET", "DELETE"}:
         result["parameters"] = parameters(route, function, path_names)
     else:
@@ -143,6 +216,9 @@ def operation(route: Route, function: Function, path: str) -> JSON:
 def document(routes: tuple[Route, ...], catalogue: Catalogue) -> JSON:
     paths: dict[str, JSON] = {}
     for route in routes:
+        if route.builtin:
+            paths.setdefault(route.path, {})[route.method.lower()] = builtin_operation(route)
+            continue
         if route.is_rpc:
             for function in catalogue.functions.values():
                 if not function.exposed:
@@ -150,11 +226,14 @@ def document(routes: tuple[Route, ...], catalogue: Catalogue) -> JSON:
                 if route.method == "GET" and not function.read_only:
                     continue
                 path = f"/rpc/{function.name}"
-                paths.setdefault(path, {})[route.method.lower()] = operation(route, function, path)
+                auth = function.options.get("auth", "operator")
+                paths.setdefault(path, {})[route.method.lower()] = operation(
+                    route, function, path, auth
+                )
             continue
         function = catalogue.get(route.function)
         paths.setdefault(route.path, {})[route.method.lower()] = operation(
-            route, function, route.path
+            route, function, route.path, route.auth
         )
     error_schema: JSON = {
         "type": "object",
@@ -177,6 +256,10 @@ def document(routes: tuple[Route, ...], catalogue: Catalogue) -> JSON:
         },
         "paths": dict(sorted(paths.items())),
         "components": {
+            "securitySchemes": {
+                "apiToken": {"type": "apiKey", "in": "header", "name": "X-API-Token"},
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            },
             "schemas": {"Error": error_schema},
             "responses": {
                 status: {

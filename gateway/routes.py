@@ -2,6 +2,8 @@
 
 Caching, time-validity, statement timeout and row limit belong to the function and are
 declared in SQL (its `@http` comment tag); a row can only switch caching off (`cached`).
+auth is who may call: public, owner (X-API-Token), operator (JWT, any operator role) or
+admin (JWT, admin role). For /rpc/{function} it comes from the function's `auth=` option.
 """
 
 from __future__ import annotations
@@ -9,25 +11,31 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 RPC = "{function}"  # the function named by the path: /rpc/{function}
+CALLER = "caller_id"  # a parameter of this name receives the authenticated account id
 
 
 @dataclass(frozen=True)
 class Route:
-    """One HTTP route mapped to one api function.
+    """One HTTP route mapped to one api function (or to a built-in handler).
 
     args maps HTTP argument names (query string, JSON body or path) to the function's
-    parameter names; names not listed pass through unchanged. auth names who may call.
+    parameter names; names not listed pass through unchanged. passwords maps HTTP names to
+    the parameter that receives the argon2 hash of the value. single answers the first row
+    of a set as an object.
     """
 
     method: str
     path: str
     function: str
     summary: str
-    args: dict[str, str] = field(default_factory=dict)
-    cached: bool = True
     auth: str = "public"
+    args: dict[str, str] = field(default_factory=dict)
+    passwords: dict[str, str] = field(default_factory=dict)
+    cached: bool = True
+    single: bool = False
     status: int = 200
     tag: str = "stats"
+    builtin: str | None = None  # name of a handler in gateway.app.BUILTINS
 
     @property
     def is_rpc(self) -> bool:
@@ -35,6 +43,8 @@ class Route:
 
 
 ROUTES: tuple[Route, ...] = (
+    Route("GET", "/health", "", "PostgreSQL and Redis status", tag="meta", builtin="health"),
+    Route("GET", "/openapi.json", "", "This document", tag="meta", builtin="openapi"),
     Route(
         method="GET",
         path="/stats/registrations",
@@ -43,4 +53,55 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("GET", "/rpc/{function}", RPC, "Call a stable api function", tag="rpc"),
     Route("POST", "/rpc/{function}", RPC, "Call an api function", tag="rpc"),
+    # accounts
+    Route(
+        "POST",
+        "/api/users/create",
+        "owner_signup",
+        "Sign up a repository owner; returns the API token once",
+        single=True,
+        tag="accounts",
+    ),
+    Route(
+        "POST",
+        "/auth/token",
+        "",
+        "Log in an operator: username and password (JSON or OAuth2 form) for a JWT",
+        tag="accounts",
+        builtin="token",
+    ),
+    Route("GET", "/admin/operators", "operator_list", "List operators", auth="admin", tag="admin"),
+    Route(
+        "POST",
+        "/admin/operators",
+        "operator_create",
+        "Create an operator",
+        auth="admin",
+        args={"username": "operator_name", "role": "operator_role"},
+        passwords={"password": "password_hash"},
+        single=True,
+        status=201,
+        tag="admin",
+    ),
+    Route(
+        "DELETE",
+        "/admin/operators/{id}",
+        "operator_delete",
+        "Delete an operator",
+        auth="admin",
+        args={"id": "account_id"},
+        status=204,
+        tag="admin",
+    ),
+    Route(
+        "POST",
+        "/admin/operators/{id}/password",
+        "operator_password_set",
+        "Reset an operator's password",
+        auth="admin",
+        args={"id": "account_id"},
+        passwords={"password": "password_hash"},
+        status=204,
+        tag="admin",
+    ),
 )

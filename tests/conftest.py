@@ -44,6 +44,7 @@ def make_config(database_url: str, redis_url: str | None, **extra: str) -> Confi
         "REDIS_URL": redis_url or "",
         "CACHE_PREFIX": f"t{uuid.uuid4().hex[:10]}",
         "REDIS_RETRY_AFTER": "0.2",
+        "JWT_SECRET": "test-secret-that-is-long-enough-0123456789",
         **extra,
     }
     return Config.from_mapping(values)

@@ -55,7 +55,7 @@ comment on function api.monthly_registrations(timestamptz) is
 $$New users per month for the 12 months before the month of as_of (default: now), oldest first.
 The window is [as_of - 12 months, start of as_of's month) in APP_TIMEZONE: the first month is partial
 and counts only registrations at or after as_of - 12 months. Months without registrations give 0.
-@http cache=users,settings valid_until=monthly_registrations_valid_until$$;
+@http auth=public cache=users,settings valid_until=monthly_registrations_valid_until$$;
 
 create or replace function api.monthly_registrations_valid_until(as_of timestamptz default null)
 returns timestamptz
