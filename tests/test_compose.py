@@ -10,16 +10,17 @@ import pytest
 
 from gateway.config import ROOT
 
+SECRETS = {"POSTGRES_PASSWORD": "secret", "JWT_SECRET": "a-deployment-secret-of-at-least-32-chars"}
 
-def compose(*args: str, password: str | None = "secret") -> subprocess.CompletedProcess[str]:
+
+def compose(*args: str, **secrets: str) -> subprocess.CompletedProcess[str]:
     binary = shutil.which("docker-compose")
     if binary is None:
         if os.environ.get("CI"):
             pytest.fail("docker-compose is missing in CI: .ci/run must install it")
         pytest.skip("docker-compose not installed (apt-get install docker-compose)")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POSTGRES_")}
-    if password is not None:
-        env["POSTGRES_PASSWORD"] = password
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "JWT_"))}
+    env.update(secrets)
     return subprocess.run(
         [binary, "-f", str(ROOT / "docker-compose.yml"), *args],
         capture_output=True,
@@ -31,12 +32,12 @@ def compose(*args: str, password: str | None = "secret") -> subprocess.Completed
 
 
 def test_compose_file_is_valid() -> None:
-    result = compose("config", "-q")
+    result = compose("config", "-q", **SECRETS)
     assert result.returncode == 0, result.stderr
 
 
 def test_compose_services_and_ports() -> None:
-    result = compose("config")
+    result = compose("config", **SECRETS)
     assert result.returncode == 0, result.stderr
     text = result.stdout
     for service in ("postgres", "redis", "migrate", "functions", "gateway"):
@@ -47,7 +48,9 @@ def test_compose_services_and_ports() -> None:
     assert "service_completed_successfully" in text
 
 
-def test_compose_requires_a_database_password() -> None:
-    result = compose("config", "-q", password=None)
+@pytest.mark.parametrize("missing", sorted(SECRETS))
+def test_compose_requires_its_secrets(missing: str) -> None:
+    given = {k: v for k, v in SECRETS.items() if k != missing}
+    result = compose("config", "-q", **given)
     assert result.returncode != 0
-    assert "POSTGRES_PASSWORD" in result.stderr
+    assert missing in result.stderr
