@@ -50,13 +50,17 @@ class Result:
     body: bytes
     valid_until: float | None = None  # unix time; None means no time limit
     truncated: bool = False  # more rows than the function's max_rows
+    total: int | None = None  # what the function's total= companion counted
 
     def dump(self) -> bytes:
-        return (b"T" if self.truncated else b"F") + self.body
+        total = "" if self.total is None else str(self.total)
+        return f"{int(self.truncated)}:{total}\n".encode() + self.body
 
     @classmethod
     def load(cls, data: bytes) -> Result:
-        return cls(data[1:], None, data[:1] == b"T")
+        head, _, body = data.partition(b"\n")
+        truncated, _, total = head.decode().partition(":")
+        return cls(body, None, truncated == "1", int(total) if total else None)
 
 
 Compute = Callable[[], Awaitable[Result]]

@@ -62,17 +62,31 @@ def bind(function: Function, route: Route, raw: dict[str, object], timezone: str
     return bound
 
 
-def call_sql(
-    function: Function, names: list[str], valid_until: str | None, max_rows: int, single: bool
-) -> str:
-    """One statement: the result as JSON text (built by PostgreSQL), whether rows were cut
-    at max_rows, and the result's validity, all from one snapshot. single: the first row
-    as an object (null when there is none)."""
+def call_of(function: Function, names: list[str]) -> str:
+    """api.f(a => $1::type, ...) for the arguments in `names` that f declares ($n by position
+    in `names`, so companions share the parameters)."""
     by_name = {a.name: a for a in function.args}
     args = ", ".join(
-        f"{quote_ident(n)} => {placeholder(by_name[n], i)}" for i, n in enumerate(names, 1)
+        f"{quote_ident(n)} => {placeholder(by_name[n], i)}"
+        for i, n in enumerate(names, 1)
+        if n in by_name
     )
-    call = f"api.{quote_ident(function.name)}({args})"
+    return f"api.{quote_ident(function.name)}({args})"
+
+
+def call_sql(
+    function: Function,
+    names: list[str],
+    *,
+    max_rows: int,
+    single: bool = False,
+    valid_until: Function | None = None,
+    total: Function | None = None,
+) -> str:
+    """One statement, one snapshot: the result as JSON text (built by PostgreSQL), whether
+    rows were cut at max_rows, the result's validity and the total its companions report.
+    single: the first row as an object (null when there is none)."""
+    call = call_of(function, names)
     # rows as records (objects in JSON), even with a single column; else the values
     rows = f"(select * from {call}) r" if function.columns else f"{call} r"
     if function.returns_set and single:
@@ -87,8 +101,11 @@ def call_sql(
         body = f"select 'null'::text as body, false as truncated from (select {call}) s"
     else:
         body = f"select to_json({call})::text as body, false as truncated"
-    validity = f"api.{quote_ident(valid_until)}({args})" if valid_until else "null::timestamptz"
-    return f"select q.body, q.truncated, {validity} as valid_until from ({body}) q"
+    validity = call_of(valid_until, names) if valid_until else "null::timestamptz"
+    count = f"({call_of(total, names)})::bigint" if total else "null::bigint"
+    return (
+        f"select q.body, q.truncated, {validity} as valid_until, {count} as total from ({body}) q"
+    )
 
 
 def _epoch(moment: dt.datetime | None) -> float | None:
@@ -131,7 +148,7 @@ async def execute(
         except TimeoutError:  # asyncpg cancelled the statement
             raise ApiError(504, "the call took too long and was cancelled", code="57014") from None
     assert row is not None
-    return Result(row["body"].encode(), _epoch(row["valid_until"]), row["truncated"])
+    return Result(row["body"].encode(), _epoch(row["valid_until"]), row["truncated"], row["total"])
 
 
 def auth_level(route: Route, function: Function) -> str:
@@ -169,7 +186,15 @@ async def run(request: web.Request, route: Route) -> tuple[Result, str]:
     names = sorted(args)
     policy = function.cache if route.cached and request.method == "GET" else None
     max_rows = 1 if route.single else function.option_int("max_rows", config.max_rows)
-    sql = call_sql(function, names, policy.valid_until if policy else None, max_rows, route.single)
+    catalogue = app[CATALOGUE]
+    sql = call_sql(
+        function,
+        names,
+        max_rows=max_rows,
+        single=route.single,
+        valid_until=catalogue.companion(policy.valid_until if policy else None),
+        total=catalogue.companion(function.options.get("total")),
+    )
     values = [args[n] for n in names]
     pool = app[READ_POOL] if function.read_only and request.method == "GET" else app[POOL]
     timeout = function.option_int("timeout_ms", config.statement_timeout_ms) / 1000
@@ -190,6 +215,8 @@ def handler(route: Route) -> Any:
         headers = {"X-Cache": status}
         if result.truncated:
             headers["X-Truncated"] = "true"
+        if result.total is not None:
+            headers["X-Total-Count"] = str(result.total)
         if route.status == 204:
             return web.Response(status=204, headers=headers)
         if route.single and result.body == b"null":

@@ -106,6 +106,15 @@ class Catalogue:
         self.functions = other.functions
         self.version = other.version
 
+    def companion(self, name: str | None) -> Function | None:
+        """A function named by an @http option (valid_until=, total=); it must exist."""
+        if name is None:
+            return None
+        function = self.functions.get(name)
+        if function is None:
+            raise ApiError(500, f"api.{name}, named in an @http line, does not exist")
+        return function
+
     def get(self, name: str) -> Function:
         function = self.functions.get(name)
         if function is None:

@@ -138,18 +138,24 @@ def request_body(route: Route, function: Function, path_names: set[str]) -> JSON
     return {"required": bool(required), "content": {"application/json": {"schema": schema}}}
 
 
-def success(route: Route, schema: JSON) -> JSON:
+def success(route: Route, schema: JSON, counted: bool = False) -> JSON:
     if route.status == 204:
         return {"204": {"description": "Done"}}
+    headers: JSON = {
+        "X-Cache": {
+            "description": "HIT, MISS or BYPASS",
+            "schema": {"type": "string", "enum": ["HIT", "MISS", "BYPASS"]},
+        }
+    }
+    if counted:
+        headers["X-Total-Count"] = {
+            "description": "How many rows there are in all pages",
+            "schema": {"type": "integer", "minimum": 0},
+        }
     return {
         str(route.status): {
             "description": "The result",
-            "headers": {
-                "X-Cache": {
-                    "description": "HIT, MISS or BYPASS",
-                    "schema": {"type": "string", "enum": ["HIT", "MISS", "BYPASS"]},
-                }
-            },
+            "headers": headers,
             "content": {"application/json": {"schema": schema}},
         }
     }
@@ -186,7 +192,7 @@ def operation(route: Route, function: Function, path: str, auth: str) -> JSON:
     schema = result_schema(function)
     if route.single and schema.get("type") == "array":
         schema = schema["items"]
-    responses: JSON = success(route, schema)
+    responses: JSON = success(route, schema, "total" in function.options)
     for status in ERROR_STATUSES:
         responses[status] = {"$ref": f"#/components/responses/{status}"}
     summary = route.summary if not route.is_rpc else f"api.{function.name}"

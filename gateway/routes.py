@@ -42,6 +42,10 @@ class Route:
         return self.function == RPC
 
 
+PAGE = {"limit": "take"}  # `limit` is a reserved word in SQL
+USER_ID = {"id": "user_id"}
+
+# fmt: off
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/health", "", "PostgreSQL and Redis status", tag="meta", builtin="health"),
     Route("GET", "/openapi.json", "", "This document", tag="meta", builtin="openapi"),
@@ -70,6 +74,26 @@ ROUTES: tuple[Route, ...] = (
         tag="accounts",
         builtin="token",
     ),
+    # users and posts: any operator reads, admins write
+    Route("POST", "/users", "user_create", "Create a user", auth="admin", single=True, status=201,
+          tag="users"),
+    Route("GET", "/users", "users_list", "A page of users by id; X-Total-Count", auth="operator",
+          args=PAGE, tag="users"),
+    Route("GET", "/users/search", "users_search", "Search users by name and registration date",
+          auth="operator", args=PAGE, tag="users"),
+    Route("GET", "/users/stats", "users_stats", "User counts", auth="operator", single=True,
+          tag="users"),
+    Route("GET", "/users/{id}", "user_get", "One user", auth="operator", args=USER_ID,
+          single=True, tag="users"),
+    Route("PUT", "/users/{id}", "user_update", "Change a user's name and/or email", auth="admin",
+          args=USER_ID, single=True, tag="users"),
+    Route("DELETE", "/users/{id}", "user_delete", "Delete a user and their posts", auth="admin",
+          args=USER_ID, status=204, tag="users"),
+    Route("POST", "/posts", "post_create", "Create a post", auth="admin", single=True,
+          status=201, tag="posts"),
+    Route("GET", "/posts", "posts_list", "Posts, newest first, of a user or all; X-Total-Count",
+          auth="operator", args=PAGE, tag="posts"),
+    Route("GET", "/posts/stats", "posts_stats", "Posts per user", auth="operator", tag="posts"),
     Route("GET", "/admin/operators", "operator_list", "List operators", auth="admin", tag="admin"),
     Route(
         "POST",
@@ -105,3 +129,4 @@ ROUTES: tuple[Route, ...] = (
         tag="admin",
     ),
 )
+# fmt: on

@@ -59,7 +59,7 @@ def config(database_url: str, redis_url: str) -> Config:
 async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A direct connection, as a DBA would have; the users table starts empty."""
     connection = await asyncpg.connect(database_url)
-    await connection.execute("truncate data.users restart identity")
+    await connection.execute("truncate data.users, data.posts restart identity")
     yield connection
     await connection.close()
 

@@ -140,11 +140,40 @@ API_FUNCTIONS = {
     "operator_list",
     "operator_password_set",
     "owner_signup",
+    "page_check",
+    "like_pattern",
+    "post_create",
+    "posts_count",
+    "posts_list",
+    "posts_stats",
+    "user_check",
+    "user_create",
+    "user_delete",
+    "user_get",
+    "user_update",
+    "users_count",
+    "users_list",
+    "users_search",
+    "users_search_count",
+    "users_stats",
+    "users_stats_valid_until",
     "monthly_registrations",
     "monthly_registrations_valid_until",
     "version",
 }
-EXPOSED = {"monthly_registrations"}
+EXPOSED = {
+    "monthly_registrations",
+    "post_create",
+    "posts_list",
+    "posts_stats",
+    "user_create",
+    "user_delete",
+    "user_get",
+    "user_update",
+    "users_list",
+    "users_search",
+    "users_stats",
+}
 
 
 async def test_api_surface_is_pinned(db) -> None:
