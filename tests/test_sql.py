@@ -10,7 +10,7 @@ import pytest
 from gateway.config import ROOT
 from gateway.servers import pg_tool
 
-SQL_TESTS = sorted((ROOT / "db" / "tests").glob("*.sql"))
+SQL_TESTS = sorted(p for p in (ROOT / "db" / "tests").glob("*.sql") if not p.name.startswith("_"))
 
 
 @pytest.mark.parametrize("path", SQL_TESTS, ids=[p.name for p in SQL_TESTS])

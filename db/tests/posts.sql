@@ -1,22 +1,13 @@
 -- Tests of the posts functions. Run: psql -v ON_ERROR_STOP=1 -f db/tests/posts.sql
 begin;
+\ir _helpers.sql
 
 delete from data.users;
-
-create function pg_temp.expect(label text, actual anyelement, expected anyelement) returns void
-language plpgsql as $$
-begin
-  if actual is distinct from expected then
-    raise exception '%: expected %, got %', label, expected, actual;
-  end if;
-end
-$$;
 
 do $$
 declare
   ada bigint;
   bob bigint;
-  state text;
 begin
   select id into ada from api.user_create('Ada', 'ada@example.com');
   select id into bob from api.user_create('Bob', 'bob@example.com');
@@ -28,13 +19,7 @@ begin
   perform pg_temp.expect('count', api.posts_count(ada), 2::bigint);
   perform pg_temp.expect('stats order', (select string_agg(user_id || ':' || posts, ',') from api.posts_stats()),
     ada || ':2,' || bob || ':1');
-  begin
-    perform api.post_create(-1, 't', 'c');
-    state := 'ok';
-  exception when others then
-    state := sqlstate;
-  end;
-  perform pg_temp.expect('unknown user', state, 'PT400');
+  perform pg_temp.expect('unknown user', pg_temp.sqlstate_of($q$select api.post_create(-1, 't', 'c')$q$), 'PT400');
   perform api.user_delete(ada);
   perform pg_temp.expect('posts deleted with the user', (select count(*) from data.posts), 1::bigint);
 end

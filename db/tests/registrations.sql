@@ -1,6 +1,7 @@
 -- Tests of api.monthly_registrations. Run: psql -v ON_ERROR_STOP=1 -f db/tests/registrations.sql
 -- Everything happens in one transaction that is rolled back.
 begin;
+\ir _helpers.sql
 
 delete from data.users;
 
@@ -25,15 +26,6 @@ $$;
 create function pg_temp.count_in(as_of timestamptz, wanted text) returns bigint
 language sql stable as $$
   select registrations from api.monthly_registrations(as_of) where month = wanted
-$$;
-
-create function pg_temp.expect(label text, actual anyelement, expected anyelement) returns void
-language plpgsql as $$
-begin
-  if actual is distinct from expected then
-    raise exception '%: expected %, got %', label, expected, actual;
-  end if;
-end
 $$;
 
 create procedure pg_temp.expect_same_as_reference(as_of timestamptz)

@@ -1,26 +1,8 @@
 -- Tests of the users functions. Run: psql -v ON_ERROR_STOP=1 -f db/tests/users.sql
 begin;
+\ir _helpers.sql
 
 delete from data.users;
-
-create function pg_temp.expect(label text, actual anyelement, expected anyelement) returns void
-language plpgsql as $$
-begin
-  if actual is distinct from expected then
-    raise exception '%: expected %, got %', label, expected, actual;
-  end if;
-end
-$$;
-
-create function pg_temp.sqlstate_of(statement text) returns text
-language plpgsql as $$
-begin
-  execute statement;
-  return 'ok';
-exception when others then
-  return sqlstate;
-end
-$$;
 
 do $$
 declare
