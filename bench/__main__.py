@@ -1,0 +1,392 @@
+"""Benchmark: the registrations statistic at 1M and 10M users, and the cost of writing users.
+
+`make bench` (python -m bench) takes about five minutes on two cores. It prints the machine
+and one table, and writes the same rows to bench/results.json.
+
+Servers: the bench always starts its own embedded PostgreSQL and Redis in .data/bench/ (wiped
+at start) and ignores DATABASE_URL and REDIS_URL, because it loads ten million users and
+toggles triggers. The gateway runs as a separate process (`gateway run`) against them, logging
+to .data/bench/gateway.log. Everything is stopped at the end, also on error or Ctrl-C, and
+the database folder is removed.
+
+Rows, each against a baseline measured in the same run where there is one:
+- PostgreSQL: median "Execution Time" of EXPLAIN ANALYZE of api.monthly_registrations(as_of),
+  the same 100 as_of values inside the data at 1M and at 10M users, on a new connection (the
+  one that ran the bulk loads stays slower). Goals: at most 10 ms at each size, 10M / 1M at
+  most 2.
+- HTTP: median and p99 of sequential GET /stats/registrations with a new as_of per request
+  (X-Cache: MISS), against the same URL repeated (X-Cache: HIT).
+- Inserts (pgbench, one client, synchronous_commit on by default): with the rollup trigger
+  against the same inserts with users_rollup_insert disabled (users_notify stays), alternated,
+  median of 5 runs each. Goal: with / without at least 0.5. The rollup is rebuilt afterwards.
+  Single rows take created_at = now() like a registration; batches of 10,000 rows come with
+  now() and with created_at spread over 3 years (an import, the rollup's worst case).
+When a PostgreSQL goal is missed, the nested plan of the slowest call at 10M (auto_explain) is
+printed below the table and saved in results.json as "slow_plan".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from gateway.config import ROOT
+from gateway.migrate import migrate
+from gateway.servers import EmbeddedPostgres, EmbeddedRedis, free_port, pg_tool
+
+DATA_DIR = ROOT / ".data" / "bench"
+RESULTS = Path(__file__).with_name("results.json")
+SIZES = {"1M": 1_000_000, "10M": 10_000_000}
+CHUNK = 1_000_000
+SQL_CALLS = 100
+HTTP_CALLS = 200
+WARMUP = 5
+PGBENCH_SECONDS = 6
+ROUNDS = 5
+GOAL_MS = 10.0
+STARTED = time.monotonic()
+
+LOAD_SQL = """
+insert into data.users (name, created_at)
+select 'user ' || g, now() - random() * interval '3 years'
+from generate_series($1::bigint, $2::bigint) g
+"""
+EXPLAIN_SQL = "explain (analyze, format json) select * from api.monthly_registrations($1)"
+BATCH = (
+    "insert into data.users (name, created_at)"
+    " select 'bench ' || g, {at} from generate_series(1, 10000) g;"
+)
+INSERTS = {  # row name: (pgbench script, rows per transaction)
+    "insert 1 row per transaction, created_at now": (
+        "insert into data.users (name) values ('bench');",
+        1,
+    ),
+    "insert 10k rows per statement, created_at now": (BATCH.format(at="now()"), 10_000),
+    "insert 10k rows per statement, created_at over 3 years": (
+        BATCH.format(at="now() - random() * interval '3 years'"),
+        10_000,
+    ),
+}
+
+
+def say(message: str) -> None:
+    print(f"[{time.monotonic() - STARTED:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def machine() -> dict[str, Any]:
+    cpu = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
+    memory = re.search(r"^MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu": cpu.group(1) if cpu else platform.processor(),
+        "memory_gib": round(int(memory.group(1)) / 2**20, 1) if memory else None,
+        "python": platform.python_version(),
+    }
+
+
+def row(
+    name: str,
+    figure: float,
+    unit: str,
+    baseline: float | None = None,
+    goal: tuple[str, str, float] | None = None,
+) -> dict[str, Any]:
+    """One result; goal is (figure|ratio, <=|>=, limit)."""
+    ratio = figure / baseline if baseline else None
+    met, text = None, None
+    if goal:
+        what, op, limit = goal
+        value = figure if what == "figure" else ratio
+        met = value is not None and (value <= limit if op == "<=" else value >= limit)
+        text = f"{what} {op} {limit:g}" + (f" {unit}" if what == "figure" else "")
+    return {
+        "name": name,
+        "figure": round(figure, 3),
+        "unit": unit,
+        "baseline": None if baseline is None else round(baseline, 3),
+        "ratio": None if ratio is None else round(ratio, 3),
+        "goal": text,
+        "met": met,
+    }
+
+
+def as_of_values(count: int, rng: random.Random) -> list[dt.datetime]:
+    """Moments whose 12-month window lies inside the 3 years of data."""
+    now = dt.datetime.now(dt.UTC)
+    return [now - dt.timedelta(seconds=rng.uniform(0, 700 * 86400)) for _ in range(count)]
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98]
+
+
+async def load(connection: asyncpg.Connection, start: int, stop: int) -> None:
+    for first in range(start, stop, CHUNK):
+        await connection.execute(LOAD_SQL, first + 1, min(first + CHUNK, stop))
+        say(f"loaded {min(first + CHUNK, stop):,} users")
+    await connection.execute("vacuum analyze")  # users and the rollup
+    await connection.execute("checkpoint")  # measure without the load's writes in the background
+
+
+async def sql_times(url: str, values: list[dt.datetime]) -> list[float]:
+    """Warm, then time each call, on a new connection: the one that loaded stays slower."""
+    connection = await asyncpg.connect(url)
+    try:
+        times = []
+        for as_of in values[:WARMUP] + values:
+            plan = json.loads(await connection.fetchval(EXPLAIN_SQL, as_of))
+            times.append(float(plan[0]["Execution Time"]))
+        return times[WARMUP:]
+    finally:
+        await connection.close()
+
+
+async def nested_plan(url: str, as_of: dt.datetime) -> str:
+    """EXPLAIN ANALYZE of the statement inside the function, through auto_explain."""
+    connection = await asyncpg.connect(url)
+    try:
+        notices: list[str] = []
+        for _ in range(WARMUP):
+            await connection.fetch("select * from api.monthly_registrations($1)", as_of)
+        connection.add_log_listener(lambda _c, message: notices.append(message.message))
+        await connection.execute(
+            "load 'auto_explain'; set auto_explain.log_min_duration = 0;"
+            " set auto_explain.log_analyze = on; set auto_explain.log_buffers = on;"
+            " set auto_explain.log_nested_statements = on; set auto_explain.log_level = notice"
+        )
+        await connection.fetch("select * from api.monthly_registrations($1)", as_of)
+        await asyncio.sleep(0.1)  # notices arrive asynchronously
+    finally:
+        await connection.close()
+    return max(notices, key=len)  # the function's query; the others are one-liners
+
+
+async def http_times(
+    session: aiohttp.ClientSession, url: str, values: list[str], expect: str
+) -> list[float]:
+    times = []
+    for as_of in values:
+        started = time.perf_counter()
+        async with session.get(url, params={"as_of": as_of}) as response:
+            await response.read()
+        times.append((time.perf_counter() - started) * 1000)
+        cache = response.headers.get("X-Cache")
+        if response.status != 200 or cache != expect:
+            raise RuntimeError(
+                f"GET {response.url}: {response.status} X-Cache {cache}, not {expect}"
+            )
+    return times
+
+
+async def wait_healthy(
+    session: aiohttp.ClientSession, base: str, gateway: asyncio.subprocess.Process
+) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if gateway.returncode is not None:
+            raise RuntimeError(f"the gateway exited ({gateway.returncode}): {DATA_DIR}/gateway.log")
+        with contextlib.suppress(aiohttp.ClientError):
+            async with session.get(f"{base}/health") as response:
+                body = await response.json()
+                if response.status == 200 and body.get("cache", {}).get("listening", True):
+                    return
+        await asyncio.sleep(0.2)
+    raise TimeoutError("the gateway did not become healthy in 60 s")
+
+
+async def pgbench_tps(url: str, script: Path) -> float:
+    process = await asyncio.create_subprocess_exec(
+        *(pg_tool("pgbench"), "-n", "-c", "1", "-T", str(PGBENCH_SECONDS), "-f", str(script), url),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    found = re.search(r"^tps = ([\d.]+)", out.decode(), re.M)
+    if process.returncode or not found:
+        raise RuntimeError(f"pgbench failed: {err.decode()[-1000:]}")
+    return float(found.group(1))
+
+
+async def insert_rows(connection: asyncpg.Connection, url: str) -> list[dict[str, Any]]:
+    rows = []
+    try:
+        for index, (name, (sql, per_transaction)) in enumerate(INSERTS.items()):
+            script = DATA_DIR / f"insert{index}.sql"
+            script.write_text(sql + "\n")
+            runs: dict[bool, list[float]] = {True: [], False: []}
+            for round_ in range(ROUNDS):
+                for rollup in (True, False) if round_ % 2 == 0 else (False, True):
+                    toggle = "enable" if rollup else "disable"
+                    await connection.execute(
+                        f"alter table data.users {toggle} trigger users_rollup_insert"
+                    )
+                    await connection.execute("checkpoint")
+                    runs[rollup].append(await pgbench_tps(url, script) * per_transaction)
+            unit = "tx/s" if per_transaction == 1 else "rows/s"
+            with_, without = statistics.median(runs[True]), statistics.median(runs[False])
+            rows.append(row(name, with_, unit, without, ("ratio", ">=", 0.5)))
+            with_runs, without_runs = ([round(v) for v in runs[r]] for r in (True, False))
+            say(f"{name} ({unit}): with the rollup {with_runs}, without {without_runs}")
+    finally:
+        await connection.execute("alter table data.users enable trigger users_rollup_insert")
+        await connection.execute("select data.registrations_rollup_rebuild()")
+    return rows
+
+
+async def measure(
+    pg_url: str, session: aiohttp.ClientSession, url: str, label: str
+) -> tuple[float, dt.datetime, list[dict[str, Any]]]:
+    """PostgreSQL median, the slowest as_of, and the HTTP rows at the current table size."""
+    values = as_of_values(SQL_CALLS, random.Random("postgresql"))  # the same at every size
+    times = await sql_times(pg_url, values)
+    rng = random.Random(label)  # requests unlike the ones at other sizes: never a cache hit
+    say(f"{label}: PostgreSQL median {statistics.median(times):.2f} ms")
+    fresh = [v.isoformat() for v in as_of_values(WARMUP + HTTP_CALLS + 1, rng)]
+    await http_times(session, url, fresh[:WARMUP], "MISS")
+    miss = await http_times(session, url, fresh[WARMUP:-1], "MISS")
+    await http_times(session, url, fresh[-1:], "MISS")
+    hit = await http_times(session, url, fresh[-1:] * HTTP_CALLS, "HIT")
+    say(f"{label}: HTTP uncached median {statistics.median(miss):.2f} ms")
+    name = f"GET /stats/registrations, {label} users"
+    rows = [
+        row(f"{name}, uncached median", statistics.median(miss), "ms", statistics.median(hit)),
+        row(f"{name}, uncached p99", p99(miss), "ms", p99(hit)),
+        row(f"{name}, cache hit median", statistics.median(hit), "ms"),
+    ]
+    return statistics.median(times), values[times.index(max(times))], rows
+
+
+async def start_gateway(pg_url: str, redis_url: str, port: int) -> asyncio.subprocess.Process:
+    env = {
+        **os.environ,
+        **{"DATABASE_URL": pg_url, "REDIS_URL": redis_url, "APP_TIMEZONE": "UTC"},
+        **{"HOST": "127.0.0.1", "PORT": str(port), "DATA_DIR": str(DATA_DIR)},
+    }
+    with (DATA_DIR / "gateway.log").open("wb") as log:
+        return await asyncio.create_subprocess_exec(
+            *(str(Path(sys.executable).with_name("gateway")), "run"),
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,  # stopped by us, after the requests, not by Ctrl-C
+        )
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 15)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+async def run(pg_url: str, redis_url: str, info: dict[str, Any]) -> tuple[list[dict], str | None]:
+    say("migrating")
+    await migrate(pg_url, "UTC")
+    port = free_port()
+    gateway = await start_gateway(pg_url, redis_url, port)
+    connection = await asyncpg.connect(pg_url)
+    try:
+        info["postgresql"] = await connection.fetchval("show server_version")
+        medians: dict[str, float] = {}
+        http: list[dict[str, Any]] = []
+        async with aiohttp.ClientSession() as session:
+            await wait_healthy(session, f"http://127.0.0.1:{port}", gateway)
+            loaded = 0
+            for label, users in SIZES.items():
+                await load(connection, loaded, users)
+                loaded = users
+                url = f"http://127.0.0.1:{port}/stats/registrations"
+                medians[label], slowest, rows = await measure(pg_url, session, url, label)
+                http += rows
+        goal = ("figure", "<=", GOAL_MS)
+        head = [
+            row(f"registrations in PostgreSQL, {label} users", ms, "ms", None, goal)
+            for label, ms in medians.items()
+        ]
+        one, ten = medians.values()
+        head.append(
+            row("registrations in PostgreSQL, 10M / 1M", ten, "ms", one, ("ratio", "<=", 2))
+        )
+        plan = None if all(r["met"] for r in head) else await nested_plan(pg_url, slowest)
+        return head + http + await insert_rows(connection, pg_url), plan
+    finally:
+        await connection.close()
+        await stop(gateway)
+
+
+def number(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    cells = [("row", "figure", "unit", "baseline", "ratio", "goal", "ok")]
+    for r in rows:
+        ok = {True: "yes", False: "NO", None: "-"}[r["met"]]
+        figures = (number(r["figure"]), r["unit"], number(r["baseline"]), number(r["ratio"]))
+        cells.append((r["name"], *figures, r["goal"] or "", ok))
+    widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
+    right = {1, 3, 4}
+    return "\n".join(
+        " | ".join(
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(line, widths, strict=True))
+        ).rstrip()
+        for line in cells
+    )
+
+
+def main() -> int:
+    info = machine()
+    shutil.rmtree(DATA_DIR, ignore_errors=True)
+    DATA_DIR.mkdir(parents=True)
+    postgres = EmbeddedPostgres(DATA_DIR / "postgres")
+    redis = EmbeddedRedis(DATA_DIR / "redis")
+    try:
+        postgres.start()
+        redis.start()
+        rows, plan = asyncio.run(run(postgres.url, redis.url, info))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        redis.stop()
+        postgres.stop()
+        shutil.rmtree(postgres.data_dir)  # 3 GB; the gateway log stays for a look
+    seconds = round(time.monotonic() - STARTED, 1)
+    print(
+        f"machine: {info['nproc']} x {info['cpu']}, {info['memory_gib']} GiB,"
+        f" PostgreSQL {info['postgresql']}, Python {info['python']}"
+    )
+    print(table(rows))
+    print(f"total {seconds} s")
+    if plan:
+        print(f"\nslowest call at 10M users, plan inside api.monthly_registrations:\n{plan}")
+    RESULTS.write_text(
+        json.dumps({"machine": info, "rows": rows, "seconds": seconds, "slow_plan": plan}, indent=2)
+        + "\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
