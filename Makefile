@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format migrate psql bench clean
+.PHONY: run test lint format migrate psql collect bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ migrate: $(STAMP)
 
 psql: $(STAMP)
 	$(BIN)/gateway psql
+
+collect: $(STAMP)
+	$(BIN)/gateway collect --once
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

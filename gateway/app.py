@@ -8,16 +8,18 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
+import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from gateway import auth, calls, docs
+from gateway import auth, calls, collector, docs
 from gateway.cache import Cache
 from gateway.catalogue import Catalogue
 from gateway.config import Config, ConfigError
-from gateway.errors import error_middleware
-from gateway.keys import CACHE, CATALOGUE, CONFIG, POOL, READ_POOL, ROUTES_KEY
+from gateway.errors import Handler, error_middleware
+from gateway.github import GitHub, Settings
+from gateway.keys import CACHE, CATALOGUE, CONFIG, GITHUB, POOL, READ_POOL, ROUTES_KEY
 from gateway.listener import Listener
 from gateway.routes import ROUTES, Route
 
@@ -77,6 +79,35 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         await client.aclose()
 
 
+async def github_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    async with aiohttp.ClientSession() as session:
+        app[GITHUB] = GitHub(session, app[POOL], github_settings(config))
+        yield
+
+
+def github_settings(config: Config) -> Settings:
+    return Settings(
+        api_url=config.github_api_url,
+        token=config.github_token,
+        concurrency=config.github_concurrency,
+        timeout=config.github_timeout,
+        retries=config.github_retries,
+    )
+
+
+def guarded(handler: Handler, level: str) -> Handler:
+    """A built-in handler behind the route's auth level."""
+    if level == auth.PUBLIC:
+        return handler
+
+    async def guard(request: web.Request) -> web.StreamResponse:
+        await auth.authenticate(request, level)
+        return await handler(request)
+
+    return guard
+
+
 async def listener_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     assert config.database_url
@@ -129,10 +160,18 @@ def init_app(config: Config, routes: tuple[Route, ...] = ROUTES) -> web.Applicat
     app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
     app[CONFIG] = config
     app[ROUTES_KEY] = routes
-    app.cleanup_ctx.extend([postgres_ctx, redis_ctx, listener_ctx])
+    app.cleanup_ctx.extend([postgres_ctx, redis_ctx, listener_ctx, github_ctx])
     docs.setup(app)
-    builtins = {"health": health, "openapi": docs.openapi_json, "token": auth.token_handler}
+    builtins: dict[str, Handler] = {
+        "health": health,
+        "openapi": docs.openapi_json,
+        "token": auth.token_handler,
+        "track": collector.track_handler,
+    }
     for route in routes:
-        handle = builtins[route.builtin] if route.builtin else calls.handler(route)
+        if route.builtin:
+            handle = guarded(builtins[route.builtin], route.auth)
+        else:
+            handle = calls.handler(route)
         app.router.add_route(route.method, route.path, handle)
     return app

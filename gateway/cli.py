@@ -74,7 +74,20 @@ def command_run(config: Config) -> None:
         assert config.database_url
         version = asyncio.run(migrate(config.database_url, config.app_timezone))
         log.info("database ready", extra={"fields": {"version": version}})
-        command_serve(config)
+        env = {
+            **os.environ,
+            "DATABASE_URL": config.database_url,
+            "REDIS_URL": config.redis_url or "",
+        }
+        collector = subprocess.Popen([sys.executable, "-m", "gateway.cli", "collect"], env=env)
+        try:
+            command_serve(config)
+        finally:
+            collector.terminate()
+            try:
+                collector.wait(10)
+            except subprocess.TimeoutExpired:
+                collector.kill()
 
 
 def command_serve(config: Config) -> None:
@@ -103,16 +116,53 @@ def command_migrate(config: Config, functions_only: bool) -> None:
         print(asyncio.run(migrate(config.database_url, config.app_timezone)))
 
 
-def command_psql(config: Config, extra: list[str]) -> int:
+async def _collect(config: Config, once: bool) -> None:
+    import aiohttp
+    import asyncpg
+
+    from gateway import collector
+    from gateway.app import github_settings
+    from gateway.github import GitHub, RealClock
+
+    assert config.database_url
+    size = config.github_concurrency + 2
+    pool = await asyncpg.create_pool(config.database_url, min_size=1, max_size=size)
+    try:
+        async with aiohttp.ClientSession() as session:
+            github = GitHub(session, pool, github_settings(config), RealClock())
+            if once:
+                summary = await collector.collect(github, pool)
+                print(summary if summary else "another collector is running")
+            else:
+                await collector.forever(github, pool, config.collect_at, github.clock)
+    finally:
+        await pool.close()
+
+
+def command_collect(config: Config, once: bool) -> None:
+    """Collect GitHub statistics: once now, or daily at COLLECT_AT (catching up at start)."""
+    with the_database(config) as url:
+        asyncio.run(_collect(dataclasses.replace(config, database_url=url), once))
+
+
+@contextlib.contextmanager
+def the_database(config: Config) -> Iterator[str]:
+    """DATABASE_URL; else the database `gateway run` uses, running or started for the while."""
     url = config.database_url
     if not url and state_file(config).exists():
         url = json.loads(state_file(config).read_text())["database_url"]
     if url:
-        return subprocess.call([pg_tool("psql"), url, *extra])
+        yield url
+        return
     with servers(dataclasses.replace(config, redis_url="unused")) as running:
         assert running.database_url
         asyncio.run(migrate(running.database_url, running.app_timezone))
-        return subprocess.call([pg_tool("psql"), running.database_url, *extra])
+        yield running.database_url
+
+
+def command_psql(config: Config, extra: list[str]) -> int:
+    with the_database(config) as url:
+        return subprocess.call([pg_tool("psql"), url, *extra])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     migrate_parser.add_argument(
         "--functions-only", action="store_true", help="rebuild the api schema only (no dbmate)"
     )
+    collect = sub.add_parser("collect", help="GitHub collector: daily at COLLECT_AT, or --once")
+    collect.add_argument("--once", action="store_true", help="one run now, then exit")
     sub.add_parser(
         "psql", help="psql on the database that `gateway run` uses (psql options follow)"
     )
@@ -143,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
             command_run(config)
         elif options.command == "serve":
             command_serve(config)
+        elif options.command == "collect":
+            command_collect(config, options.once)
         elif options.command == "migrate":
             command_migrate(config, options.functions_only)
         elif options.command == "psql":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from dataclasses import dataclass
@@ -40,6 +41,12 @@ class Config:
     jwt_expire_minutes: int = 60
     login_max_failures: int = 5
     login_window_seconds: int = 300
+    github_api_url: str = "https://api.github.com"
+    github_token: str | None = None
+    github_concurrency: int = 8
+    github_timeout: float = 10.0
+    github_retries: int = 4
+    collect_at: dt.time = dt.time(3, 0)
     cache_prefix: str = "gw"
     log_level: str = "INFO"
 
@@ -90,6 +97,13 @@ class Config:
         level = (text("LOG_LEVEL", "INFO") or "INFO").upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+        raw_at = text("COLLECT_AT", "03:00") or "03:00"
+        try:
+            collect_at = dt.time.fromisoformat(raw_at)
+        except ValueError:
+            raise ConfigError(f"COLLECT_AT must be HH:MM (UTC), got {raw_at!r}") from None
+        if not (text("GITHUB_API_URL", "https://x") or "").startswith(("http://", "https://")):
+            raise ConfigError("GITHUB_API_URL must be an http(s) URL")
         secret = text("JWT_SECRET", None)
         if secret is not None and len(secret) < 32:
             raise ConfigError("JWT_SECRET must be at least 32 characters")
@@ -117,6 +131,12 @@ class Config:
             jwt_expire_minutes=int(number("JWT_EXPIRE_MINUTES", 60, minimum=1)),
             login_max_failures=int(number("LOGIN_MAX_FAILURES", 5, minimum=1)),
             login_window_seconds=int(number("LOGIN_WINDOW_SECONDS", 300, minimum=1)),
+            github_api_url=text("GITHUB_API_URL", "https://api.github.com") or "",
+            github_token=text("GITHUB_TOKEN", None),
+            github_concurrency=int(number("GITHUB_CONCURRENCY", 8, minimum=1)),
+            github_timeout=float(number("GITHUB_TIMEOUT", 10.0, float, 0.1)),
+            github_retries=int(number("GITHUB_RETRIES", 4, minimum=0)),
+            collect_at=collect_at,
             cache_prefix=prefix,
             log_level=level,
         )

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from gateway.cache import Cache
     from gateway.catalogue import Catalogue
     from gateway.config import Config
+    from gateway.github import GitHub
     from gateway.routes import Route
 
 CONFIG: web.AppKey[Config] = web.AppKey("config")
@@ -18,4 +19,5 @@ POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool")
 READ_POOL: web.AppKey[asyncpg.Pool] = web.AppKey("read_pool")  # default_transaction_read_only
 CACHE: web.AppKey[Cache] = web.AppKey("cache")
 CATALOGUE: web.AppKey[Catalogue] = web.AppKey("catalogue")
+GITHUB: web.AppKey[GitHub] = web.AppKey("github")
 ROUTES_KEY: web.AppKey[tuple[Route, ...]] = web.AppKey("routes")

@@ -35,6 +35,7 @@ ERROR_STATUSES = {
     "409": "Conflict with existing data",
     "413": "The body is larger than 1 MiB",
     "429": "Too many requests; see Retry-After",
+    "502": "GitHub failed",
     "503": "The database is unavailable; retry",
     "504": "The call took longer than its statement timeout",
 }
@@ -47,6 +48,15 @@ SECURITY = {
 BUILTIN_RESPONSES: dict[str, JSON] = {
     "health": {"type": "object", "required": ["status", "postgres", "redis", "cache"]},
     "openapi": {"type": "object", "required": ["openapi", "info", "paths"]},
+    "track": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer", "format": "int64"},
+            "login": {"type": "string"},
+            "name": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        },
+        "required": ["id", "login", "name"],
+    },
     "token": {
         "type": "object",
         "properties": {
@@ -56,6 +66,12 @@ BUILTIN_RESPONSES: dict[str, JSON] = {
         },
         "required": ["access_token", "token_type", "expires_in"],
     },
+}
+LOGIN_BODY: JSON = {
+    "type": "object",
+    "properties": {"login": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,39}$"}},
+    "required": ["login"],
+    "additionalProperties": False,
 }
 TOKEN_BODY: JSON = {
     "type": "object",
@@ -176,6 +192,18 @@ def builtin_operation(route: Route) -> JSON:
         },
         "security": [],
     }
+    if route.builtin == "track":
+        responses = result["responses"]
+        responses["201"] = {**responses["200"], "description": "Now tracked"}
+        responses["200"]["description"] = "Already tracked"
+        for status in ("403", "404"):
+            responses[status] = {"$ref": f"#/components/responses/{status}"}
+        responses["502"] = {"$ref": "#/components/responses/502"}
+        result["security"] = SECURITY[route.auth]
+        result["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": LOGIN_BODY}},
+        }
     if route.builtin == "token":
         result["requestBody"] = {
             "required": True,

@@ -44,6 +44,7 @@ class Route:
 
 PAGE = {"limit": "take"}  # `limit` is a reserved word in SQL
 USER_ID = {"id": "user_id"}
+ACCOUNT_ID = {"id": "account_id"}
 
 # fmt: off
 ROUTES: tuple[Route, ...] = (
@@ -94,6 +95,19 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/posts", "posts_list", "Posts, newest first, of a user or all; X-Total-Count",
           auth="operator", args=PAGE, tag="posts"),
     Route("GET", "/posts/stats", "posts_stats", "Posts per user", auth="operator", tag="posts"),
+    # tracked GitHub accounts
+    Route("PUT", "/v1/users", "", "Track a GitHub account; loads its repositories now",
+          auth="admin", tag="github", builtin="track"),
+    Route("GET", "/v1/users", "github_accounts_list", "Tracked GitHub accounts", auth="operator",
+          tag="github"),
+    Route("GET", "/v1/users/{id}", "github_account_get", "A tracked GitHub account",
+          auth="operator", args=ACCOUNT_ID, single=True, tag="github"),
+    Route("DELETE", "/v1/users/{id}", "github_account_delete",
+          "Stop tracking an account; delete its statistics", auth="admin", args=ACCOUNT_ID,
+          status=204, tag="github"),
+    Route("GET", "/v1/users/{id}/stats", "github_account_stats",
+          "Daily repository statistics of an account", auth="operator", args=ACCOUNT_ID,
+          tag="github"),
     Route("GET", "/admin/operators", "operator_list", "List operators", auth="admin", tag="admin"),
     Route(
         "POST",

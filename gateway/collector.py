@@ -1,0 +1,176 @@
+"""The collector: a daily snapshot of every repository of every tracked GitHub account.
+
+Run it as its own process (`gateway collect`; `gateway collect --once` is `make collect`).
+It takes a PostgreSQL advisory lock so that two collectors never collect at once, records
+each run in data.collector_runs, and writes only through api functions. Snapshots are
+upserted per (repository, day): a run repeated the same day, or after a crash, completes
+the day without duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from gateway.errors import ApiError
+from gateway.github import Clock, GitHub, GitHubError, NotFound
+from gateway.keys import GITHUB, POOL
+
+log = logging.getLogger("gateway.collector")
+
+LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}")
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    day: dt.date
+    repositories: int
+    requests: int
+    not_modified: int
+    errors: int
+
+
+async def collect_account(github: GitHub, pool: asyncpg.Pool, account_id: int, login: str,
+                          day: dt.date) -> int:  # fmt: skip
+    """Fetch one account's repositories and store today's snapshot; return how many."""
+    listed = await github.pages(f"/users/{login}/repos?type=owner")
+    details = await asyncio.gather(*(github.repository(r["full_name"]) for r in listed))
+    repos = [
+        {
+            "id": repo["id"],
+            "full_name": repo["full_name"],
+            "stargazers": repo["stargazers_count"],
+            "forks": repo["forks_count"],
+            # people watching: watchers_count is the star count again
+            "watchers": repo.get("subscribers_count", 0),
+        }
+        for repo in details
+        if repo is not None  # deleted between the list and the look-up
+    ]
+    async with pool.acquire() as connection:
+        events = await connection.fetch(
+            "select * from api.github_repos_sync($1, $2, $3::jsonb)",
+            account_id,
+            day,
+            json.dumps(repos),
+        )
+    for event in events:
+        fields = {"account": login, "day": str(day), **dict(event)}
+        log.info(f"repository {event['event']}", extra={"fields": fields})
+    return len(repos)
+
+
+async def collect(github: GitHub, pool: asyncpg.Pool) -> RunSummary | None:
+    """One run over every tracked account; None when another collector holds the lock."""
+    async with pool.acquire() as lock:
+        if not await lock.fetchval("select api.collector_try_lock()"):
+            log.info("another collector is running; skipping")
+            return None
+        try:
+            return await _run(github, pool)
+        finally:
+            await lock.fetchval("select api.collector_unlock()")
+
+
+async def _run(github: GitHub, pool: asyncpg.Pool) -> RunSummary:
+    day = github.clock.now().date()
+    before = (github.counters.requests, github.counters.not_modified)
+    run_id = await pool.fetchval("select api.collector_run_begin($1)", day)
+    accounts = await pool.fetch("select * from api.github_tracked_accounts()")
+    repositories = errors = 0
+    problems: list[str] = []
+    for account in accounts:
+        try:
+            repositories += await collect_account(
+                github, pool, account["id"], account["login"], day
+            )
+        except GitHubError as error:
+            errors += 1
+            problems.append(f"{account['login']}: {error.status} {error.message}")
+            log.warning(
+                "account not collected",
+                extra={"fields": {"account": account["login"], "status": error.status}},
+            )
+    summary = RunSummary(
+        run_id,
+        day,
+        repositories,
+        github.counters.requests - before[0],
+        github.counters.not_modified - before[1],
+        errors,
+    )
+    await pool.execute(
+        "select api.collector_run_finish($1, $2, $3, $4, $5, $6)",
+        run_id,
+        summary.repositories,
+        summary.requests,
+        summary.not_modified,
+        summary.errors,
+        "; ".join(problems) or None,
+    )
+    log.info(
+        "collector run finished", extra={"fields": {k: str(v) for k, v in vars(summary).items()}}
+    )
+    return summary
+
+
+def next_run(now: dt.datetime, at: dt.time, done_today: bool) -> dt.datetime:
+    """When to collect next: now if today's time has passed without a finished run (a run
+    missed while the collector was down), else today's or tomorrow's COLLECT_AT (UTC)."""
+    today = dt.datetime.combine(now.date(), at, dt.UTC)
+    if now >= today:
+        return now if not done_today else today + dt.timedelta(days=1)
+    return today
+
+
+async def forever(github: GitHub, pool: asyncpg.Pool, at: dt.time, clock: Clock) -> None:
+    while True:
+        now = clock.now()
+        done = await pool.fetchval("select api.collector_day_done($1)", now.date())
+        when = next_run(now, at, done)
+        if when <= now:
+            await collect(github, pool)
+            continue
+        await clock.sleep(min((when - now).total_seconds(), 300))
+
+
+async def track_handler(request: web.Request) -> web.Response:
+    """PUT /v1/users {"login"}: track a GitHub account and load its repositories now."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ApiError(400, "the body must be a JSON object with a login") from None
+    login = body.get("login") if isinstance(body, dict) else None
+    if not isinstance(login, str) or not LOGIN.fullmatch(login) or len(body) != 1:
+        raise ApiError(400, "login must be a GitHub login (letters, digits, single hyphens)")
+    github = request.app[GITHUB]
+    pool = request.app[POOL]
+    try:
+        user = await github.user(login)
+    except NotFound:
+        raise ApiError(404, f"GitHub has no user {login}") from None
+    except GitHubError as error:
+        raise ApiError(502, f"GitHub failed: {error.message}") from None
+    row = await pool.fetchrow(
+        "select * from api.github_account_upsert($1, $2, $3)",
+        user["id"],
+        user["login"],
+        user.get("name"),
+    )
+    try:
+        await collect_account(github, pool, row["id"], row["login"], github.clock.now().date())
+    except GitHubError as error:  # tracked; the daily run will load the repositories
+        log.warning(
+            "first load failed", extra={"fields": {"account": login, "status": error.status}}
+        )
+    result: dict[str, Any] = {"id": row["id"], "login": row["login"], "name": row["name"]}
+    return web.json_response(result, status=201 if row["created"] else 200)
