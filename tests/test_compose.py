@@ -40,7 +40,7 @@ def test_compose_services_and_ports() -> None:
     result = compose("config", **SECRETS)
     assert result.returncode == 0, result.stderr
     text = result.stdout
-    for service in ("postgres", "redis", "migrate", "functions", "gateway"):
+    for service in ("postgres", "redis", "migrate", "functions", "gateway", "collector"):
         assert f"\n  {service}:\n" in text, service
     for port in ("5432", "6379", "8000"):
         assert f"published: {port}" in text or f"{port}:{port}" in text, port
