@@ -217,8 +217,8 @@ def handler(route: Route) -> Any:
             headers["X-Truncated"] = "true"
         if result.total is not None:
             headers["X-Total-Count"] = str(result.total)
-        if route.status == 204:
-            return web.Response(status=204, headers=headers)
+        if route.status == 204 or (route.status == 202 and result.body == b"null"):
+            return web.Response(status=route.status, headers=headers)
         if route.single and result.body == b"null":
             raise ApiError(404, "not found", code="PGRST116")
         return web.Response(

@@ -134,7 +134,9 @@ async def _collect(config: Config, once: bool) -> None:
                 summary = await collector.collect(github, pool)
                 print(summary if summary else "another collector is running")
             else:
-                await collector.forever(github, pool, config.collect_at, github.clock)
+                await collector.forever(
+                    github, pool, config.collect_at, github.clock, config.database_url
+                )
     finally:
         await pool.close()
 

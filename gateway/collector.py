@@ -39,8 +39,9 @@ class RunSummary:
     errors: int
 
 
-async def collect_account(github: GitHub, pool: asyncpg.Pool, account_id: int, login: str,
-                          day: dt.date) -> int:  # fmt: skip
+async def collect_account(
+    github: GitHub, pool: asyncpg.Pool, account_id: int, login: str, day: dt.date
+) -> int:
     """Fetch one account's repositories and store today's snapshot; return how many."""
     listed = await github.pages(f"/users/{login}/repos?type=owner")
     details = await asyncio.gather(*(github.repository(r["full_name"]) for r in listed))
@@ -88,6 +89,11 @@ async def _run(github: GitHub, pool: asyncpg.Pool) -> RunSummary:
     accounts = await pool.fetch("select * from api.github_tracked_accounts()")
     repositories = errors = 0
     problems: list[str] = []
+    for repo in await pool.fetch("select * from api.traffic_repos_due()"):
+        repositories += 1
+        if not await collect_traffic(github, pool, repo["id"], repo["owner"], repo["name"], day):
+            errors += 1
+            problems.append(f"traffic of {repo['owner']}/{repo['name']}")
     for account in accounts:
         try:
             repositories += await collect_account(
@@ -132,7 +138,31 @@ def next_run(now: dt.datetime, at: dt.time, done_today: bool) -> dt.datetime:
     return today
 
 
-async def forever(github: GitHub, pool: asyncpg.Pool, at: dt.time, clock: Clock) -> None:
+async def fetch_new_repositories(github: GitHub, pool: asyncpg.Pool, url: str) -> None:
+    """LISTEN traffic_repo_added: a repository an owner just added is fetched at once."""
+    connection = await asyncpg.connect(url)
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    await connection.add_listener("traffic_repo_added", lambda *a: queue.put_nowait(int(a[3])))
+    try:
+        while True:
+            repo_id = await queue.get()
+            for repo in await pool.fetch("select * from api.traffic_repos_due()"):
+                if repo["id"] == repo_id:
+                    day = github.clock.now().date()
+                    await collect_traffic(github, pool, repo_id, repo["owner"], repo["name"], day)
+    finally:
+        await connection.close()
+
+
+async def forever(github: GitHub, pool: asyncpg.Pool, at: dt.time, clock: Clock, url: str) -> None:
+    listening = asyncio.create_task(fetch_new_repositories(github, pool, url))
+    try:
+        await _schedule(github, pool, at, clock)
+    finally:
+        listening.cancel()
+
+
+async def _schedule(github: GitHub, pool: asyncpg.Pool, at: dt.time, clock: Clock) -> None:
     while True:
         now = clock.now()
         done = await pool.fetchval("select api.collector_day_done($1)", now.date())
@@ -174,3 +204,38 @@ async def track_handler(request: web.Request) -> web.Response:
         )
     result: dict[str, Any] = {"id": row["id"], "login": row["login"], "name": row["name"]}
     return web.json_response(result, status=201 if row["created"] else 200)
+
+
+async def collect_traffic(
+    github: GitHub, pool: asyncpg.Pool, repo_id: int, owner: str, name: str, day: dt.date
+) -> bool:
+    """Fetch one repository's traffic (needs push access) and store it; False on failure,
+    which is recorded on the repository (403: no push access, 404: gone or private)."""
+    base = f"/repos/{owner}/{name}/traffic"
+    try:
+        views, _ = await github.get(f"{base}/views?per=day")
+        clones, _ = await github.get(f"{base}/clones?per=day")
+        referrers, _ = await github.get(f"{base}/popular/referrers")
+        paths, _ = await github.get(f"{base}/popular/paths")
+    except GitHubError as error:
+        why = {403: "the token lacks push access", 404: "the repository is gone or private"}
+        message = why.get(error.status, error.message)
+        await pool.execute(
+            "select api.traffic_fetch_failed($1, $2, $3)", repo_id, error.status, message
+        )
+        log.warning(
+            "traffic not fetched",
+            extra={"fields": {"repo": f"{owner}/{name}", "status": error.status}},
+        )
+        return False
+    days = await pool.fetchval(
+        "select api.traffic_store($1, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6::jsonb)",
+        repo_id,
+        day,
+        json.dumps(views),
+        json.dumps(clones),
+        json.dumps(referrers),
+        json.dumps(paths),
+    )
+    log.info("traffic stored", extra={"fields": {"repo": f"{owner}/{name}", "days": days}})
+    return True

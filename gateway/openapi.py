@@ -155,8 +155,8 @@ def request_body(route: Route, function: Function, path_names: set[str]) -> JSON
 
 
 def success(route: Route, schema: JSON, counted: bool = False) -> JSON:
-    if route.status == 204:
-        return {"204": {"description": "Done"}}
+    if route.status == 204 or (route.status == 202 and schema == {"type": "null"}):
+        return {str(route.status): {"description": "Done"}}
     headers: JSON = {
         "X-Cache": {
             "description": "HIT, MISS or BYPASS",

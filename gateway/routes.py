@@ -108,6 +108,16 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/users/{id}/stats", "github_account_stats",
           "Daily repository statistics of an account", auth="operator", args=ACCOUNT_ID,
           tag="github"),
+    # repository traffic, for owners (X-API-Token)
+    Route("POST", "/api/repos/create", "repo_create", "Track a GitHub repository's traffic",
+          auth="owner", single=True, tag="traffic"),
+    Route("GET", "/api/repos", "repos_list", "The caller's repositories", auth="owner",
+          tag="traffic"),
+    Route("GET", "/api/repos/{id}", "repo_traffic", "A repository with its stored traffic",
+          auth="owner", args={"id": "repo_id", "start": "date_from", "end": "date_to"},
+          tag="traffic"),
+    Route("POST", "/api/repos/{id}/delete", "repo_delete", "Delete a repository and its data",
+          auth="owner", args={"id": "repo_id"}, status=202, tag="traffic"),
     Route("GET", "/admin/operators", "operator_list", "List operators", auth="admin", tag="admin"),
     Route(
         "POST",

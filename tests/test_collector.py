@@ -4,70 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
 
-import aiohttp
 import asyncpg
 import pytest
 
 from gateway.app import init_app
 from gateway.auth import hash_password, issue_token
 from gateway.collector import collect, next_run
-from gateway.github import GitHub, Settings
 from tests.conftest import make_config
-from tests.fake_github import FakeGitHub, serve
-
-
-class FakeClock:
-    """The collector's clock is the fake's: sleeping advances it, instantly."""
-
-    def __init__(self, fake: FakeGitHub) -> None:
-        self.fake = fake
-        self.slept = 0.0
-
-    def now(self) -> dt.datetime:
-        return self.fake.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept += seconds
-        self.fake.advance(seconds=seconds)
-        await asyncio.sleep(0)
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=12)
-    await pool.execute(
-        "delete from data.github_accounts; delete from data.github_etags;"
-        " delete from data.collector_runs"
-    )
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture
-async def github_fake() -> AsyncIterator[tuple[FakeGitHub, str]]:
-    fake = FakeGitHub()
-    fake.monotonic = lambda: fake.now.timestamp()  # retry-after on the same clock
-    async with serve(fake) as base:
-        yield fake, base
-
-
-@pytest.fixture
-async def make_github(github_fake, pool):
-    fake, base = github_fake
-    sessions: list[aiohttp.ClientSession] = []
-
-    def factory(**settings: object) -> GitHub:
-        session = aiohttp.ClientSession()
-        sessions.append(session)
-        options = {"api_url": base, "token": "t", "timeout": 2.0, "retries": 4, "backoff": 0.01}
-        options.update(settings)
-        return GitHub(session, pool, Settings(**options), FakeClock(fake))  # type: ignore[arg-type]
-
-    yield factory
-    for session in sessions:
-        await session.close()
+from tests.fake_github import FakeGitHub
 
 
 async def track(pool: asyncpg.Pool, fake: FakeGitHub, login: str, repos: int) -> int:
