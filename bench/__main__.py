@@ -1,7 +1,10 @@
-"""Benchmark: the registrations statistic at 1M and 10M users, and the cost of writing users.
+"""Benchmark: the registrations statistic at 1M and 10M users, the cost of writing users, and
+the GitHub collector.
 
-`make bench` (python -m bench) takes about five minutes on two cores. It prints the machine
-and one table, and writes the same rows to bench/results.json.
+`make bench` (python -m bench) takes about six minutes on two cores. It prints the machine
+and one table, and writes the same rows to bench/results.json. `python -m bench --collector`
+runs only the collector rows (about 20 s, PostgreSQL only) and prints them without touching
+results.json.
 
 Servers: the bench always starts its own embedded PostgreSQL and Redis in .data/bench/ (wiped
 at start) and ignores DATABASE_URL and REDIS_URL, because it loads ten million users and
@@ -21,6 +24,15 @@ Rows, each against a baseline measured in the same run where there is one:
   median of 5 runs each. Goal: with / without at least 0.5. The rollup is rebuilt afterwards.
   Single rows take created_at = now() like a registration; batches of 10,000 rows come with
   now() and with created_at spread over 3 years (an import, the rollup's worst case).
+- Collector (gateway.collector.collect with the real client, gateway.github.GitHub, default
+  Settings: concurrency 8) over one tracked account owning 1,000 repositories on the fake
+  GitHub server (tests/fake_github.py, served in this process on 127.0.0.1, 50 ms per
+  response, a token so that its limit is 5,000/h), twice the same day. First run: wall time
+  against the lower bound the latency and concurrency allow (10 list pages one after another,
+  then the 1,000 look-ups 8 at a time), requests against the minimum (10 + 1,000), requests
+  per second against concurrency / latency. Second run: wall time and requests against the
+  first run, and the 304s among its requests; goal: at least half are 304 Not Modified.
+  It runs right after the migrations, before any user is loaded.
 When a PostgreSQL goal is missed, the nested plan of the slowest call at 10M (auto_explain) is
 printed below the table and saved in results.json as "slow_plan".
 """
@@ -31,6 +43,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import platform
 import random
@@ -39,15 +52,19 @@ import shutil
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
 
+from gateway.collector import RunSummary, collect
 from gateway.config import ROOT
+from gateway.github import GitHub, Settings
 from gateway.migrate import migrate
 from gateway.servers import EmbeddedPostgres, EmbeddedRedis, free_port, pg_tool
+from tests.fake_github import FakeGitHub, serve
 
 DATA_DIR = ROOT / ".data" / "bench"
 RESULTS = Path(__file__).with_name("results.json")
@@ -59,6 +76,9 @@ WARMUP = 5
 PGBENCH_SECONDS = 6
 ROUNDS = 5
 GOAL_MS = 10.0
+REPOSITORIES = 1_000
+LATENCY = 0.05  # seconds the fake GitHub takes per response
+PER_PAGE = 100  # what the client asks for when it lists repositories
 STARTED = time.monotonic()
 
 LOAD_SQL = """
@@ -271,6 +291,85 @@ async def measure(
     return statistics.median(times), values[times.index(max(times))], rows
 
 
+async def collector_run(
+    github: GitHub, pool: asyncpg.Pool, fake: FakeGitHub
+) -> tuple[float, RunSummary]:
+    """One timed run, checked against what the fake served."""
+    served = len(fake.requests)
+    started = time.perf_counter()
+    summary = await collect(github, pool)
+    seconds = time.perf_counter() - started
+    if summary is None or summary.errors or summary.repositories != REPOSITORIES:
+        raise RuntimeError(f"collector run failed: {summary}")
+    log = fake.requests[served:]
+    not_modified = sum(r.status == 304 for r in log)
+    if len(log) != summary.requests or not_modified != summary.not_modified or fake.violations:
+        raise RuntimeError(
+            f"the fake served {len(log)} requests ({not_modified} 304s,"
+            f" {fake.violations} over the rate limit); the collector counted {summary}"
+        )
+    say(
+        f"collector run {summary.run_id}: {seconds:.2f} s, {summary.requests} requests,"
+        f" {summary.not_modified} 304s, {fake.remaining('bench')} of the rate limit left"
+    )
+    return seconds, summary
+
+
+async def collector_rows(pg_url: str) -> list[dict[str, Any]]:
+    """Two collector runs the same day over 1,000 repositories behind a 50 ms GitHub."""
+    fake = FakeGitHub(now=dt.datetime.now(dt.UTC))  # its rate-limit reset on the client's clock
+    fake.latency = LATENCY
+    account = fake.add_user("bench", name="Bench")
+    fake.add_repos("bench", REPOSITORIES)
+    settings = Settings(token="bench")
+    pool = await asyncpg.create_pool(pg_url, min_size=1, max_size=settings.concurrency + 2)
+    try:
+        await pool.execute(
+            "select api.github_account_upsert($1, $2, $3)", account.id, account.login, account.name
+        )
+        async with serve(fake) as base, aiohttp.ClientSession() as session:
+            github = GitHub(session, pool, replace(settings, api_url=base))
+            first, one = await collector_run(github, pool, fake)
+            second, two = await collector_run(github, pool, fake)
+    finally:
+        await pool.close()
+    if one.day != two.day:
+        raise RuntimeError(f"the runs fell on two days: {one.day}, {two.day}")
+    pages = math.ceil(REPOSITORIES / PER_PAGE)
+    bound = (pages + math.ceil(REPOSITORIES / settings.concurrency)) * LATENCY
+    setup = (
+        f"{REPOSITORIES:,} repos, {LATENCY * 1000:g} ms latency, concurrency {settings.concurrency}"
+    )
+    first_run, second_run = "collector first run", "collector same day second run"
+    return [
+        row(f"{first_run} ({setup}), wall time", first, "s", bound),
+        row(f"{first_run}, requests", one.requests, "requests", pages + REPOSITORIES),
+        row(
+            f"{first_run}, requests per second",
+            one.requests / first,
+            "requests/s",
+            settings.concurrency / LATENCY,
+        ),
+        row(f"{second_run}, wall time", second, "s", first),
+        row(f"{second_run}, requests", two.requests, "requests", one.requests),
+        row(
+            f"{second_run}, 304 Not Modified",
+            two.not_modified,
+            "requests",
+            two.requests,
+            ("ratio", ">=", 0.5),
+        ),
+    ]
+
+
+async def server_version(url: str) -> str:
+    connection = await asyncpg.connect(url)
+    try:
+        return str(await connection.fetchval("show server_version"))
+    finally:
+        await connection.close()
+
+
 async def start_gateway(pg_url: str, redis_url: str, port: int) -> asyncio.subprocess.Process:
     env = {
         **os.environ,
@@ -297,14 +396,20 @@ async def stop(process: asyncio.subprocess.Process) -> None:
             await process.wait()
 
 
-async def run(pg_url: str, redis_url: str, info: dict[str, Any]) -> tuple[list[dict], str | None]:
+async def run(
+    pg_url: str, redis_url: str | None, info: dict[str, Any]
+) -> tuple[list[dict], str | None]:
+    """Every row, or only the collector's when redis_url is None (--collector)."""
     say("migrating")
     await migrate(pg_url, "UTC")
+    info["postgresql"] = await server_version(pg_url)
+    collector = await collector_rows(pg_url)
+    if redis_url is None:
+        return collector, None
     port = free_port()
     gateway = await start_gateway(pg_url, redis_url, port)
     connection = await asyncpg.connect(pg_url)
     try:
-        info["postgresql"] = await connection.fetchval("show server_version")
         medians: dict[str, float] = {}
         http: list[dict[str, Any]] = []
         async with aiohttp.ClientSession() as session:
@@ -326,7 +431,7 @@ async def run(pg_url: str, redis_url: str, info: dict[str, Any]) -> tuple[list[d
             row("registrations in PostgreSQL, 10M / 1M", ten, "ms", one, ("ratio", "<=", 2))
         )
         plan = None if all(r["met"] for r in head) else await nested_plan(pg_url, slowest)
-        return head + http + await insert_rows(connection, pg_url), plan
+        return head + http + await insert_rows(connection, pg_url) + collector, plan
     finally:
         await connection.close()
         await stop(gateway)
@@ -356,6 +461,10 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def main() -> int:
+    collector_only = sys.argv[1:] == ["--collector"]
+    if sys.argv[1:] and not collector_only:
+        print("usage: python -m bench [--collector]", file=sys.stderr)
+        return 2
     info = machine()
     shutil.rmtree(DATA_DIR, ignore_errors=True)
     DATA_DIR.mkdir(parents=True)
@@ -363,8 +472,10 @@ def main() -> int:
     redis = EmbeddedRedis(DATA_DIR / "redis")
     try:
         postgres.start()
-        redis.start()
-        rows, plan = asyncio.run(run(postgres.url, redis.url, info))
+        if not collector_only:
+            redis.start()
+        redis_url = None if collector_only else redis.url
+        rows, plan = asyncio.run(run(postgres.url, redis_url, info))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -381,6 +492,8 @@ def main() -> int:
     print(f"total {seconds} s")
     if plan:
         print(f"\nslowest call at 10M users, plan inside api.monthly_registrations:\n{plan}")
+    if collector_only:
+        return 0
     RESULTS.write_text(
         json.dumps({"machine": info, "rows": rows, "seconds": seconds, "slow_plan": plan}, indent=2)
         + "\n"
