@@ -13,7 +13,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from gateway import auth, calls, collector, docs
+from gateway import auth, calls, collector, docs, pages
 from gateway.cache import Cache
 from gateway.catalogue import Catalogue
 from gateway.config import Config, ConfigError
@@ -154,14 +154,31 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if postgres["ok"] else 503)
 
 
+MAX_BODY = 1024 * 1024
+MAX_URL = 16384
+
+
+@web.middleware
+async def url_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if len(request.raw_path) > MAX_URL:
+        raise web.HTTPRequestURITooLong()
+    return await handler(request)
+
+
 def init_app(config: Config, routes: tuple[Route, ...] = ROUTES) -> web.Application:
     if not config.jwt_secret:
         raise ConfigError("JWT_SECRET is required (at least 32 characters)")
-    app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
+    app = web.Application(
+        middlewares=[error_middleware, url_limit_middleware],
+        client_max_size=MAX_BODY,
+        # parse long request lines, so that url_limit_middleware answers them in JSON
+        handler_args={"max_line_size": MAX_BODY, "max_field_size": 65536},
+    )
     app[CONFIG] = config
     app[ROUTES_KEY] = routes
     app.cleanup_ctx.extend([postgres_ctx, redis_ctx, listener_ctx, github_ctx])
     docs.setup(app)
+    pages.setup(app)
     builtins: dict[str, Handler] = {
         "health": health,
         "openapi": docs.openapi_json,

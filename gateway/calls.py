@@ -51,7 +51,7 @@ def bind(function: Function, route: Route, raw: dict[str, object], timezone: str
             raise ApiError(
                 400, f"unknown argument '{http_name}'", code="PGRST_ARG", details=http_name
             )
-        bound[name] = convert(argument, value, timezone)
+        bound[name] = convert(argument, value, timezone, http_name)
     reverse = {v: k for k, v in route.args.items()}
     for argument in function.args:
         if argument.required and argument.name not in bound:
@@ -205,7 +205,8 @@ async def run(request: web.Request, route: Route) -> tuple[Result, str]:
     if policy is None:
         return await compute(), BYPASS
     cache = app[CACHE]
-    key = cache.key(function.name, {n: canonical(args[n]) for n in names})
+    shape = {"@single": True} if route.single else {}  # /rpc/f and a single-row route differ
+    key = cache.key(function.name, {**shape, **{n: canonical(args[n]) for n in names}})
     return await cache.get_or_compute(key, policy.reads, compute)
 
 

@@ -146,6 +146,7 @@ def _text(value: object) -> str:
         raise TypeError
     if "\x00" in value:
         raise ValueError
+    value.encode()  # lone surrogates from JSON escapes are no text PostgreSQL can take
     return value
 
 
@@ -216,8 +217,9 @@ CONVERTERS: dict[str, tuple[Callable[[object], Any], str]] = {
 }
 
 
-def convert(argument: Argument, value: object, timezone: str) -> object:
-    """Convert one HTTP value to the Python object asyncpg sends as the argument's type."""
+def convert(argument: Argument, value: object, timezone: str, label: str | None = None) -> object:
+    """Convert one HTTP value to the Python object asyncpg sends as the argument's type;
+    errors name the argument as the caller wrote it (label)."""
     kind = argument.type
     if value is None:  # JSON null is SQL NULL
         return None
@@ -239,7 +241,7 @@ def convert(argument: Argument, value: object, timezone: str) -> object:
             return CONVERTERS[kind][0](value)
         return _text(value)
     except (TypeError, ValueError, OverflowError):
-        raise _reject(argument.name, _expected(kind)) from None
+        raise _reject(label or argument.name, _expected(kind)) from None
 
 
 def _expected(kind: str) -> str:

@@ -90,7 +90,6 @@ async def _run(github: GitHub, pool: asyncpg.Pool) -> RunSummary:
     repositories = errors = 0
     problems: list[str] = []
     for repo in await pool.fetch("select * from api.traffic_repos_due()"):
-        repositories += 1
         if not await collect_traffic(github, pool, repo["id"], repo["owner"], repo["name"], day):
             errors += 1
             problems.append(f"traffic of {repo['owner']}/{repo['name']}")
@@ -175,6 +174,8 @@ async def _schedule(github: GitHub, pool: asyncpg.Pool, at: dt.time, clock: Cloc
 
 async def track_handler(request: web.Request) -> web.Response:
     """PUT /v1/users {"login"}: track a GitHub account and load its repositories now."""
+    if request.content_type != "application/json":
+        raise ApiError(400, "the body must be JSON (Content-Type: application/json)")
     try:
         body = await request.json()
     except ValueError:

@@ -136,6 +136,8 @@ CONNECTION_ERRORS = (
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.TooManyConnectionsError,
+    # raised by a connection that broke mid-operation (a server restart)
+    asyncpg.exceptions.InternalClientError,
 )
 
 
@@ -149,7 +151,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as error:
         if error.status < 400:
             raise
-        message = {404: "not found", 405: "method not allowed", 413: "request body too large"}
+        message = {
+            404: "not found",
+            405: "method not allowed",
+            413: "request body too large",
+            414: "request URL too long",
+        }
         text = message.get(error.status, error.reason.lower())
         response = ApiError(error.status, text).response()
         if error.status == 405 and "Allow" in error.headers:
@@ -157,6 +164,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return response
     except asyncpg.PostgresError as error:
         return from_database(error).response()
+    except RecursionError:  # JSON nested too deep for the parser
+        return ApiError(400, "the body is nested too deeply").response()
+    except UnicodeError:  # text that is not valid Unicode (lone surrogates)
+        return ApiError(400, "a text value is not valid Unicode").response()
     except CONNECTION_ERRORS:
         return unavailable().response()
     except asyncio.CancelledError:

@@ -39,12 +39,16 @@ class AccessLogger(AbstractAccessLogger):
     """One line per request; the query string is left out (it may carry tokens)."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        path = request.path
+        token = request.match_info.get("token") if request.match_info else None
+        if token:  # owner pages carry the API token in the URL: never log it
+            path = path.replace(token, "***")
         self.logger.info(
             "request",
             extra={
                 "fields": {
                     "method": request.method,
-                    "path": request.path,
+                    "path": path,
                     "status": response.status,
                     "ms": round(time * 1000, 2),
                     "cache": response.headers.get("X-Cache"),
