@@ -21,6 +21,8 @@ from gateway.errors import Handler, error_middleware
 from gateway.github import GitHub, Settings
 from gateway.keys import CACHE, CATALOGUE, CONFIG, GITHUB, POOL, READ_POOL, ROUTES_KEY
 from gateway.listener import Listener
+from gateway.logs import AccessLogger
+from gateway.ratelimit import rate_limit_middleware
 from gateway.routes import ROUTES, Route
 
 log = logging.getLogger("gateway")
@@ -169,10 +171,14 @@ def init_app(config: Config, routes: tuple[Route, ...] = ROUTES) -> web.Applicat
     if not config.jwt_secret:
         raise ConfigError("JWT_SECRET is required (at least 32 characters)")
     app = web.Application(
-        middlewares=[error_middleware, url_limit_middleware],
+        middlewares=[error_middleware, url_limit_middleware, rate_limit_middleware],
         client_max_size=MAX_BODY,
         # parse long request lines, so that url_limit_middleware answers them in JSON
-        handler_args={"max_line_size": MAX_BODY, "max_field_size": 65536},
+        handler_args={
+            "max_line_size": MAX_BODY,
+            "max_field_size": 65536,
+            "access_log_class": AccessLogger,  # JSON lines, API tokens masked
+        },
     )
     app[CONFIG] = config
     app[ROUTES_KEY] = routes

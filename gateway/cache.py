@@ -40,6 +40,15 @@ redis.call('UNLINK', KEYS[1])
 return #keys
 """
 
+COUNT_SCRIPT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  counts[i] = redis.call('INCR', key)
+  if counts[i] == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+end
+return counts
+"""
+
 REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 
 
@@ -238,3 +247,14 @@ class Cache:
             return bool(await self.client.ping())
         except REDIS_ERRORS:
             return False
+
+    async def count(self, keys: list[str], ttl: int) -> list[int] | None:
+        """Add one to each counter (created with a ttl); None while Redis is unavailable."""
+        if self.client is None or time.monotonic() < self.redis_down_until:
+            return None
+        try:
+            counts = await self.client.eval(COUNT_SCRIPT, len(keys), *keys, ttl)
+        except REDIS_ERRORS as error:
+            self._redis_failed(error)
+            return None
+        return [int(n) for n in counts]

@@ -19,7 +19,6 @@ from aiohttp import web
 
 from gateway import logs
 from gateway.config import Config, ConfigError
-from gateway.logs import AccessLogger
 from gateway.migrate import MigrationError, apply_functions, migrate
 from gateway.servers import EmbeddedPostgres, EmbeddedRedis, pg_tool
 
@@ -101,7 +100,6 @@ def command_serve(config: Config) -> None:
         init_app(config),
         host=config.host,
         port=config.port,
-        access_log_class=AccessLogger,
         print=None,
         shutdown_timeout=10,
     )

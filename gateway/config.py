@@ -47,6 +47,9 @@ class Config:
     github_timeout: float = 10.0
     github_retries: int = 4
     collect_at: dt.time = dt.time(3, 0)
+    rate_limit_per_ip: int = 6000
+    rate_limit_per_token: int = 3000
+    rate_limit_window: int = 60
     cache_prefix: str = "gw"
     log_level: str = "INFO"
 
@@ -137,6 +140,9 @@ class Config:
             github_timeout=float(number("GITHUB_TIMEOUT", 10.0, float, 0.1)),
             github_retries=int(number("GITHUB_RETRIES", 4, minimum=0)),
             collect_at=collect_at,
+            rate_limit_per_ip=int(number("RATE_LIMIT_PER_IP", 6000, minimum=0)),
+            rate_limit_per_token=int(number("RATE_LIMIT_PER_TOKEN", 3000, minimum=0)),
+            rate_limit_window=int(number("RATE_LIMIT_WINDOW", 60, minimum=1)),
             cache_prefix=prefix,
             log_level=level,
         )

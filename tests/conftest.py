@@ -49,6 +49,9 @@ def make_config(database_url: str, redis_url: str | None, **extra: str) -> Confi
         "CACHE_PREFIX": f"t{uuid.uuid4().hex[:10]}",
         "REDIS_RETRY_AFTER": "0.2",
         "JWT_SECRET": "test-secret-that-is-long-enough-0123456789",
+        # every test client is one address: tests/test_ratelimit.py sets real limits
+        "RATE_LIMIT_PER_IP": "1000000",
+        "RATE_LIMIT_PER_TOKEN": "1000000",
         **extra,
     }
     return Config.from_mapping(values)

@@ -1,0 +1,58 @@
+"""Request rate limits per client address and per presented credential, counted in Redis.
+
+Fixed windows of RATE_LIMIT_WINDOW seconds; over the limit: 429 with Retry-After. While
+Redis is unavailable the limits are not enforced (requests are served, as the cache is).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from aiohttp import web
+
+from gateway.errors import ApiError, Handler
+from gateway.keys import CACHE, CONFIG
+
+EXEMPT = ("/health", "/assets/", "/docs/assets/", "/docs/static/")
+
+
+def credential(request: web.Request) -> str | None:
+    """A short hash of the API token or bearer token the request carries (valid or not)."""
+    presented = request.headers.get("X-API-Token", "").strip()
+    if not presented:
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        presented = value.strip() if scheme.lower() == "bearer" else ""
+    if not presented:
+        return None
+    return hashlib.sha256(presented.encode(errors="replace")).hexdigest()[:24]
+
+
+@web.middleware
+async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    config = request.app[CONFIG]
+    if request.path.startswith(EXEMPT) or request.path == "/health":
+        return await handler(request)
+    window = config.rate_limit_window
+    index = int(time.time() // window)
+    checks: list[tuple[str, int]] = []
+    if config.rate_limit_per_ip:
+        checks.append(
+            (f"{config.cache_prefix}:rl:ip:{request.remote}:{index}", config.rate_limit_per_ip)
+        )
+    token = credential(request)
+    if token and config.rate_limit_per_token:
+        checks.append(
+            (f"{config.cache_prefix}:rl:tok:{token}:{index}", config.rate_limit_per_token)
+        )
+    if checks:
+        counts = await request.app[CACHE].count([key for key, _ in checks], window)
+        if counts and any(n > limit for n, (_, limit) in zip(counts, checks, strict=True)):
+            wait = max(1, int((index + 1) * window - time.time()) + 1)
+            raise ApiError(
+                429,
+                "too many requests; slow down",
+                code="PGRST429",
+                headers={"Retry-After": str(wait)},
+            )
+    return await handler(request)

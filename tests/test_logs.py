@@ -1,0 +1,44 @@
+"""No secret in any log line: passwords, API tokens (also in page URLs) and JWTs."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from gateway.app import init_app
+from gateway.auth import hash_password
+from gateway.logs import JsonFormatter
+
+
+async def test_no_secret_reaches_the_logs(
+    aiohttp_client, config, db, caplog: pytest.LogCaptureFixture
+) -> None:
+    await db.execute("delete from data.accounts")
+    await db.execute("select api.operator_create('root', $1, 'admin')", hash_password("s3cret-pw"))
+    caplog.set_level(logging.DEBUG)
+    client = await aiohttp_client(init_app(config))
+    token = (
+        await (await client.post("/api/users/create", json={"email": "l@example.com"})).json()
+    )["token"]
+    jwt = (
+        await (
+            await client.post("/auth/token", json={"username": "root", "password": "s3cret-pw"})
+        ).json()
+    )["access_token"]
+    await client.post("/auth/token", json={"username": "root", "password": "wrong-pw-123"})
+    await client.get(f"/users/{token}/repos")
+    await client.get("/api/repos", headers={"X-API-Token": token})
+    await client.get("/admin/operators", headers={"Authorization": f"Bearer {jwt}"})
+    await client.get(f"/users/{token}/repos?start=2026-01-01")
+    formatter = JsonFormatter()
+    lines = [formatter.format(record) for record in caplog.records]
+    assert any('"logger": "aiohttp.access"' in line for line in lines), sorted(
+        {r.name for r in caplog.records}
+    )
+    assert any("/users/***/repos" in line for line in lines), [x for x in lines if "access" in x][
+        :5
+    ]
+    for secret in (token, jwt, "s3cret-pw", "wrong-pw-123"):
+        assert not [line for line in lines if secret in line], secret
+    await db.execute("delete from data.accounts")

@@ -1,0 +1,59 @@
+"""Rate limits per address and per token, counted in Redis, under a concurrent load."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from gateway.app import init_app
+from tests.conftest import make_config
+from tests.servers import embedded_redis
+
+
+async def burst(client, count: int, headers: dict[str, str] | None = None) -> Counter:
+    async def one() -> tuple[int, str | None]:
+        response = await client.get("/stats/registrations", headers=headers or {})
+        if response.status == 429:
+            body = await response.json()
+            assert body["error"] and response.headers["Retry-After"].isdigit()
+            assert 1 <= int(response.headers["Retry-After"]) <= 3601
+        return response.status
+
+    return Counter(await asyncio.gather(*(one() for _ in range(count))))
+
+
+async def test_per_address_limit_under_load(aiohttp_client, database_url, redis_url, db) -> None:
+    config = make_config(database_url, redis_url, RATE_LIMIT_PER_IP="50", RATE_LIMIT_WINDOW="3600")
+    client = await aiohttp_client(init_app(config))
+    statuses = await burst(client, 120)
+    assert statuses == Counter({200: 50, 429: 70})
+    assert (await client.get("/health")).status == 200  # never limited
+
+
+async def test_per_token_limit(aiohttp_client, database_url, redis_url, db) -> None:
+    config = make_config(
+        database_url, redis_url, RATE_LIMIT_PER_TOKEN="10", RATE_LIMIT_WINDOW="3600"
+    )
+    client = await aiohttp_client(init_app(config))
+    first = await burst(client, 15, {"X-API-Token": "a" * 32})
+    assert first == Counter({200: 10, 429: 5})
+    other = await burst(client, 5, {"X-API-Token": "b" * 32})
+    assert other == Counter({200: 5})
+    bearer = await burst(client, 12, {"Authorization": "Bearer x.y.z"})
+    assert bearer == Counter({200: 10, 429: 2})
+    assert (await burst(client, 3)) == Counter({200: 3})  # no credential: only the address counts
+
+
+async def test_without_redis_requests_are_served(aiohttp_client, database_url, db) -> None:
+    with embedded_redis() as redis:
+        config = make_config(
+            database_url,
+            redis.url,
+            RATE_LIMIT_PER_IP="5",
+            RATE_LIMIT_WINDOW="3600",
+            REDIS_TIMEOUT="0.2",
+        )
+        client = await aiohttp_client(init_app(config))
+        assert await burst(client, 8) == Counter({200: 5, 429: 3})
+        redis.stop()
+        assert await burst(client, 8) == Counter({200: 8})
