@@ -116,6 +116,9 @@ async def test_real_responses_match_their_schemas(documented) -> None:
 async def test_docs_page_is_served_without_internet(client) -> None:
     page = await client.get("/docs")
     assert page.status == 200 and page.content_type == "text/html"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert "script-src 'self';" in page.headers["Content-Security-Policy"]
     html = await page.text()
     assert not re.search(r"(src|href)=\"https?://", html)
     for asset in re.findall(r"(?:src|href)=\"(/docs/[^\"]+)\"", html):
