@@ -36,6 +36,7 @@ collect: $(STAMP)
 	$(BIN)/gateway collect --once
 
 bench: $(STAMP)
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench
 
 clean:
