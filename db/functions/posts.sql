@@ -1,6 +1,10 @@
 -- Posts of users: create, list (newest first), statistics.
 
-create type api.post_row as (id bigint, user_id bigint, title text, content text, created_at timestamptz);
+-- idempotent for a DBA re-running this file; `make migrate` rebuilds the schema anyway
+do $$ begin
+  create type api.post_row as (id bigint, user_id bigint, title text, content text, created_at timestamptz);
+exception when duplicate_object then null;
+end $$;
 comment on type api.post_row is 'A post as callers see it.';
 
 create or replace function api.post_create(user_id bigint, title text, content text)

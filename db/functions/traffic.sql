@@ -59,7 +59,11 @@ comment on function api.repo_create(bigint, text) is
 $$Track a GitHub repository's traffic for the calling owner; adding it again returns the same id.
 @http auth=owner$$;
 
-create type api.owner_repo_row as (id text, url text, created_at timestamptz);
+-- idempotent for a DBA re-running this file; `make migrate` rebuilds the schema anyway
+do $$ begin
+  create type api.owner_repo_row as (id text, url text, created_at timestamptz);
+exception when duplicate_object then null;
+end $$;
 comment on type api.owner_repo_row is 'An owner''s repository as the API shows it.';
 
 create or replace function api.repos_list(caller_id bigint)

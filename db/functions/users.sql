@@ -1,7 +1,11 @@
 -- Users of the site: create, read, update, delete, list, search, statistics.
 -- Reads are cached (cache=users) and evicted by any write to data.users.
 
-create type api.user_row as (id bigint, name text, email text, created_at timestamptz);
+-- idempotent for a DBA re-running this file; `make migrate` rebuilds the schema anyway
+do $$ begin
+  create type api.user_row as (id bigint, name text, email text, created_at timestamptz);
+exception when duplicate_object then null;
+end $$;
 comment on type api.user_row is 'A user as callers see it.';
 
 create or replace function api.page_check(skip integer, take integer)
