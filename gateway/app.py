@@ -67,6 +67,9 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
             socket_timeout=config.redis_timeout,
             socket_connect_timeout=config.redis_timeout,
             retry_on_timeout=False,
+            # redis-py's default of 100 ran out under 256 connections, and a full pool
+            # looked like Redis being down (bypass and flush)
+            max_connections=4096,
         )
     cache = Cache(
         client,
