@@ -23,7 +23,9 @@ async def burst(client, count: int, headers: dict[str, str] | None = None) -> Co
 
 
 async def test_per_address_limit_under_load(aiohttp_client, database_url, redis_url, db) -> None:
-    config = make_config(database_url, redis_url, RATE_LIMIT_PER_IP="50", RATE_LIMIT_WINDOW="3600")
+    config = make_config(
+        database_url, redis_url, RATE_LIMIT_PER_IP="50", RATE_LIMIT_WINDOW="3600", REDIS_TIMEOUT="2"
+    )
     client = await aiohttp_client(init_app(config))
     statuses = await burst(client, 120)
     assert statuses == Counter({200: 50, 429: 70})
@@ -32,7 +34,11 @@ async def test_per_address_limit_under_load(aiohttp_client, database_url, redis_
 
 async def test_per_token_limit(aiohttp_client, database_url, redis_url, db) -> None:
     config = make_config(
-        database_url, redis_url, RATE_LIMIT_PER_TOKEN="10", RATE_LIMIT_WINDOW="3600"
+        database_url,
+        redis_url,
+        RATE_LIMIT_PER_TOKEN="10",
+        RATE_LIMIT_WINDOW="3600",
+        REDIS_TIMEOUT="2",
     )
     client = await aiohttp_client(init_app(config))
     first = await burst(client, 15, {"X-API-Token": "a" * 32})
