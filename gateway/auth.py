@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from redis.exceptions import RedisError
 
+from gateway.bodies import json_object
 from gateway.config import Config
 from gateway.errors import ApiError
 from gateway.keys import CACHE, CONFIG, POOL
@@ -111,12 +112,7 @@ async def _credentials(request: web.Request) -> tuple[str, str]:
             raise ApiError(400, "grant_type must be password", code="unsupported_grant_type")
         username, password = form.get("username"), form.get("password")
     elif request.content_type == "application/json":
-        try:
-            body = await request.json()
-        except ValueError:
-            raise ApiError(400, "the body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise ApiError(400, "the body must be a JSON object")
+        body = await json_object(request)
         username, password = body.get("username"), body.get("password")
     else:
         raise ApiError(400, "send JSON or an OAuth2 password form")
@@ -153,15 +149,8 @@ class LoginThrottle:
             log.warning("login throttle unavailable (redis): %r", error)
 
     async def failed(self) -> None:
-        if self.cache.client is None:
-            return
-        try:
-            async with self.cache.client.pipeline(transaction=True) as pipe:
-                pipe.set(self.key, 0, ex=self.window, nx=True)  # the window starts at the first
-                pipe.incr(self.key)
-                await pipe.execute()
-        except (TimeoutError, RedisError, OSError) as error:
-            log.warning("login throttle unavailable (redis): %r", error)
+        # the window starts at the first failure: the counter is created with its ttl
+        await self.cache.count([self.key], self.window)
 
     async def succeeded(self) -> None:
         if self.cache.client is None:

@@ -9,6 +9,7 @@ import asyncpg
 from aiohttp import web
 
 from gateway.auth import OPERATOR, authenticate, hash_password
+from gateway.bodies import json_object
 from gateway.cache import BYPASS, Result
 from gateway.catalogue import Function, canonical, convert, placeholder, quote_ident
 from gateway.config import Config
@@ -127,15 +128,7 @@ async def collect(request: web.Request, route: Route) -> dict[str, object]:
             raw[name] = values[0]
         return raw
     if request.can_read_body:
-        if request.content_type != "application/json":
-            raise ApiError(400, "the body must be JSON (Content-Type: application/json)")
-        try:
-            body = await request.json()
-        except ValueError:
-            raise ApiError(400, "the body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise ApiError(400, "the body must be a JSON object")
-        raw.update(body)
+        raw.update(await json_object(request))
     return raw
 
 

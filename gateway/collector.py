@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from gateway.bodies import json_object
 from gateway.errors import ApiError
 from gateway.github import Clock, GitHub, GitHubError, NotFound
 from gateway.keys import GITHUB, POOL
@@ -174,13 +175,8 @@ async def _schedule(github: GitHub, pool: asyncpg.Pool, at: dt.time, clock: Cloc
 
 async def track_handler(request: web.Request) -> web.Response:
     """PUT /v1/users {"login"}: track a GitHub account and load its repositories now."""
-    if request.content_type != "application/json":
-        raise ApiError(400, "the body must be JSON (Content-Type: application/json)")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ApiError(400, "the body must be a JSON object with a login") from None
-    login = body.get("login") if isinstance(body, dict) else None
+    body = await json_object(request)
+    login = body.get("login")
     if not isinstance(login, str) or not LOGIN.fullmatch(login) or len(body) != 1:
         raise ApiError(400, "login must be a GitHub login (letters, digits, single hyphens)")
     github = request.app[GITHUB]
