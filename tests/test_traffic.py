@@ -170,13 +170,17 @@ async def clean_traffic(pool):
     await pool.execute("delete from data.accounts; delete from data.traffic_repos")
 
 
-async def test_traffic_accumulates_beyond_14_days(
-    github_fake, make_github, pool, clean_traffic
-) -> None:
+@pytest.fixture
+async def hello(github_fake, pool, clean_traffic):
+    """octocat/hello on the fake GitHub, added by an owner: (fake, traffic repository id)."""
     fake, _ = github_fake
     fake.add_user("octocat")
     fake.add_repo("octocat", "hello")
-    repo = await owner_repo(pool, "https://github.com/octocat/hello")
+    return fake, await owner_repo(pool, "https://github.com/octocat/hello")
+
+
+async def test_traffic_accumulates_beyond_14_days(hello, make_github, pool) -> None:
+    fake, repo = hello
     github = make_github()
     start = fake.now.date()
     for offset in range(30):
@@ -207,13 +211,8 @@ async def test_traffic_accumulates_beyond_14_days(
     assert {p["day"] for p in popular} == {start + dt.timedelta(days=d) for d in range(30)}
 
 
-async def test_an_outage_of_13_days_loses_nothing(
-    github_fake, make_github, pool, clean_traffic
-) -> None:
-    fake, _ = github_fake
-    fake.add_user("octocat")
-    fake.add_repo("octocat", "hello")
-    repo = await owner_repo(pool, "https://github.com/octocat/hello")
+async def test_an_outage_of_13_days_loses_nothing(hello, make_github, pool) -> None:
+    fake, repo = hello
     github = make_github()
     start = fake.now.date()
     for offset in range(20):
@@ -224,17 +223,12 @@ async def test_an_outage_of_13_days_loses_nothing(
     fake.advance(days=13)  # the collector is down for 13 days
     await collect(github, pool)  # day 13: the 14-day window reaches back to day 0
     stored = await daily(pool, repo)
-    assert [d for d in sorted(stored)] == [start + dt.timedelta(days=o) for o in range(14)]
+    assert sorted(stored) == [start + dt.timedelta(days=o) for o in range(14)]
     assert all(stored[start + dt.timedelta(days=o)][0] == 10 + o for o in range(14))
 
 
-async def test_the_latest_fetch_of_a_day_wins(
-    github_fake, make_github, pool, clean_traffic
-) -> None:
-    fake, _ = github_fake
-    fake.add_user("octocat")
-    fake.add_repo("octocat", "hello")
-    repo = await owner_repo(pool, "https://github.com/octocat/hello")
+async def test_the_latest_fetch_of_a_day_wins(hello, make_github, pool) -> None:
+    fake, repo = hello
     today = fake.now.date()
     fake.set_traffic("octocat", "hello", today, views=3, view_uniques=1)
     await collect(make_github(), pool)
