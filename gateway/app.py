@@ -62,15 +62,17 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     client = None
     if config.redis_url:
-        client = aioredis.Redis.from_url(
+        # A bounded pool where a request waits (up to REDIS_TIMEOUT) for a free connection:
+        # redis-py's default pool raises when its 100 connections are in use, which looked
+        # like Redis being down (bypass, then flush) under a few hundred clients.
+        pool = aioredis.BlockingConnectionPool.from_url(
             config.redis_url,
+            max_connections=64,
+            timeout=config.redis_timeout,
             socket_timeout=config.redis_timeout,
             socket_connect_timeout=config.redis_timeout,
-            retry_on_timeout=False,
-            # redis-py's default of 100 ran out under 256 connections, and a full pool
-            # looked like Redis being down (bypass and flush)
-            max_connections=4096,
         )
+        client = aioredis.Redis(connection_pool=pool, retry_on_timeout=False)
     cache = Cache(
         client,
         prefix=config.cache_prefix,
@@ -82,6 +84,7 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     if client is not None:
         await client.aclose()
+        await client.connection_pool.aclose()  # a pool given to the client is ours to close
 
 
 async def github_ctx(app: web.Application) -> AsyncIterator[None]:

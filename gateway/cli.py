@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import uvloop
 from aiohttp import web
 
 from gateway import logs
@@ -96,6 +97,7 @@ def command_serve(config: Config) -> None:
     from gateway.app import init_app
 
     print(f"serving on http://{config.host}:{config.port}", flush=True)
+    uvloop.install()  # libuv's event loop: measurably more requests per second than asyncio's
     web.run_app(
         init_app(config),
         host=config.host,
