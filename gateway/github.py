@@ -109,11 +109,19 @@ class GitHub:
         return headers
 
     def _note_limits(self, headers: Any) -> None:
+        """Keep the lowest X-RateLimit-Remaining seen in the newest window. Answers to
+        concurrent requests arrive in any order: an older answer reports more room than is
+        left, and taking it would let one request too many through."""
         remaining, reset = headers.get("X-RateLimit-Remaining"), headers.get("X-RateLimit-Reset")
-        if remaining is not None and remaining.isdigit():
-            self._remaining = int(remaining)
-        if reset is not None and reset.isdigit():
-            self._reset = float(reset)
+        if remaining is None or not remaining.isdigit() or reset is None or not reset.isdigit():
+            return
+        window = float(reset)
+        if window > self._reset:
+            self._remaining, self._reset = int(remaining), window
+        elif window == self._reset:
+            kept = self._remaining
+            self._remaining = int(remaining) if kept is None else min(kept, int(remaining))
+        # an answer from an earlier window says nothing about this one
 
     async def _wait(self, seconds: float, why: str) -> None:
         seconds = max(seconds, 0.0)

@@ -296,7 +296,9 @@ class FakeGitHub:
         elif fault := self._take_fault(request.path, "fail"):
             response = _error(fault.status, "Server Error", DOCS)
         else:
+            bucket.used += counted  # taken before the await: concurrent requests see it
             response = await self._handle(request, handler)
+            bucket.used -= counted
         if response.status == 200 and isinstance(response, web.Response) and response.body:
             etag = 'W/"' + hashlib.sha256(bytes(response.body)).hexdigest()[:40] + '"'
             response.headers["ETag"] = etag

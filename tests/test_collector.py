@@ -83,6 +83,18 @@ async def test_the_primary_rate_limit_is_never_exceeded(github_fake, make_github
     assert github.clock.slept >= 3600 * 2  # waited for two resets  # type: ignore[attr-defined]
 
 
+async def test_answers_out_of_order_never_raise_the_remaining_budget(make_github) -> None:
+    # Concurrent answers arrive in any order; CI once saw one request too many when an older
+    # answer (more room left) was read after a newer one.
+    github = make_github()
+    github._note_limits({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1000"})
+    github._note_limits({"X-RateLimit-Remaining": "1", "X-RateLimit-Reset": "1000"})
+    assert github._remaining == 0
+    github._note_limits({"X-RateLimit-Remaining": "24", "X-RateLimit-Reset": "4600"})
+    github._note_limits({"X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "1000"})
+    assert (github._remaining, github._reset) == (24, 4600.0)
+
+
 async def test_secondary_limit_and_5xx_are_waited_out(github_fake, make_github, pool) -> None:
     fake, _ = github_fake
     await track(pool, fake, "octocat", 10)
