@@ -13,16 +13,15 @@ import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from gateway import auth, calls, collector, docs, pages
+from gateway import auth, calls, collector, docs, pages, ratelimit
 from gateway.cache import Cache
 from gateway.catalogue import Catalogue
 from gateway.config import Config, ConfigError
-from gateway.errors import Handler, error_middleware
+from gateway.errors import Handler, error_response
 from gateway.github import GitHub, Settings
 from gateway.keys import CACHE, CATALOGUE, CONFIG, GITHUB, POOL, READ_POOL, ROUTES_KEY
 from gateway.listener import Listener
 from gateway.logs import AccessLogger
-from gateway.ratelimit import rate_limit_middleware
 from gateway.routes import ROUTES, Route
 
 log = logging.getLogger("gateway")
@@ -167,19 +166,25 @@ MAX_URL = 16384
 
 
 @web.middleware
-async def url_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if len(request.raw_path) > MAX_URL:
-        raise web.HTTPRequestURITooLong()
-    return await handler(request)
+async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The only middleware (aiohttp wraps each one anew on every request, which costs): the
+    URL length limit, the rate limits, and every exception as the one JSON error shape."""
+    try:
+        if len(request.raw_path) > MAX_URL:
+            raise web.HTTPRequestURITooLong()
+        await ratelimit.check(request)
+        return await handler(request)
+    except Exception as error:  # noqa: BLE001 - each kind is mapped in error_response
+        return error_response(request, error)
 
 
 def init_app(config: Config, routes: tuple[Route, ...] = ROUTES) -> web.Application:
     if not config.jwt_secret:
         raise ConfigError("JWT_SECRET is required (at least 32 characters)")
     app = web.Application(
-        middlewares=[error_middleware, url_limit_middleware, rate_limit_middleware],
+        middlewares=[middleware],
         client_max_size=MAX_BODY,
-        # parse long request lines, so that url_limit_middleware answers them in JSON
+        # parse long request lines, so that the middleware answers them in JSON
         handler_args={
             "max_line_size": MAX_BODY,
             "max_field_size": 65536,

@@ -9,7 +9,9 @@ Freshness rules:
 - a read first makes sure every NOTIFY committed before it has arrived (a shared round
   trip on the LISTEN connection, CACHE_BARRIER), then waits for the evictions under way
   of the tables it depends on;
-- a burst of identical misses runs the function once (single flight);
+- a burst of identical reads shares one Redis GET, and a burst of identical misses runs the
+  function once (single flight). A read joins only a GET sent after every eviction it must
+  see had completed: reads are grouped by key and by the eviction counts of their tables;
 - a result computed while an eviction of its tables arrived is not stored.
 """
 
@@ -43,8 +45,9 @@ return #keys
 COUNT_SCRIPT = """
 local counts = {}
 for i, key in ipairs(KEYS) do
-  counts[i] = redis.call('INCR', key)
-  if counts[i] == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+  local by = tonumber(ARGV[i + 1])
+  counts[i] = redis.call('INCRBY', key, by)
+  if counts[i] == by then redis.call('EXPIRE', key, ARGV[1]) end
 end
 return counts
 """
@@ -96,6 +99,12 @@ class Cache:
         self.table_evictions: defaultdict[str, int] = defaultdict(int)
         self.pending_evictions: defaultdict[str, set[asyncio.Task[None]]] = defaultdict(set)
         self.flights: dict[tuple[str, tuple[int, ...]], asyncio.Future[Result]] = {}
+        # reads waiting for the GET of their (key, stamp) that is on its way
+        self.reads: dict[tuple[str, tuple[int, ...]], list[asyncio.Future[Result | None]]] = {}
+        self.redis_reads = 0  # GETs really sent (tests, metrics)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._counts: list[tuple[list[str], int, asyncio.Future[list[int] | None]]] = []
+        self._counting: asyncio.Task[None] | None = None
         self.computations = 0  # how many times a function really ran (tests, metrics)
         self._flush_lock = asyncio.Lock()
         # waits until the evictions of writes committed before the call are known
@@ -134,20 +143,54 @@ class Cache:
         """Return the cached result or compute it once for all concurrent callers."""
         if self.barrier is not None and self.listening and not await self.barrier():
             return await self._single_flight(key, tables, compute, store=False), BYPASS
+        # what this read must see: the evictions known now (the barrier made sure those of
+        # writes committed before the call are), and the counts that identify them
+        stamp = self._stamp(tables)
         evicting = [task for t in tables for task in self.pending_evictions[t]]
         if evicting:  # bounded by the Redis timeout
             await asyncio.wait(evicting)
         if not await self._usable():
             return await self._single_flight(key, tables, compute, store=False), BYPASS
-        assert self.client is not None
         try:
-            cached = await self.client.get(key)
+            cached = await self._read(key, stamp)
         except REDIS_ERRORS as error:
             self._redis_failed(error)
             return await self._single_flight(key, tables, compute, store=False), BYPASS
         if cached is not None:
-            return Result.load(cached), HIT
+            return cached, HIT
         return await self._single_flight(key, tables, compute, store=True), MISS
+
+    async def _read(self, key: str, stamp: tuple[int, ...]) -> Result | None:
+        """GET the entry, sharing the GET with the reads of the same key and stamp: the same
+        stamp means the same evictions, all completed before that GET was sent."""
+        loop = asyncio.get_running_loop()
+        read: asyncio.Future[Result | None] = loop.create_future()  # its own: see barrier
+        waiting = self.reads.get((key, stamp))
+        if waiting is not None:
+            waiting.append(read)
+        else:
+            self.reads[(key, stamp)] = [read]
+            task = loop.create_task(self._get(key, stamp))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await read
+
+    async def _get(self, key: str, stamp: tuple[int, ...]) -> None:
+        assert self.client is not None
+        self.redis_reads += 1
+        try:
+            data = await self.client.get(key)
+            result = None if data is None else Result.load(data)
+        except BaseException as error:
+            for read in self.reads.pop((key, stamp), []):
+                if not read.done():
+                    read.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        for read in self.reads.pop((key, stamp), []):
+            if not read.done():
+                read.set_result(result)
 
     async def _single_flight(
         self, key: str, tables: tuple[str, ...], compute: Compute, *, store: bool
@@ -249,12 +292,44 @@ class Cache:
             return False
 
     async def count(self, keys: list[str], ttl: int) -> list[int] | None:
-        """Add one to each counter (created with a ttl); None while Redis is unavailable."""
+        """Add one to each counter (created with a ttl) and return the new values; None while
+        Redis is unavailable. Concurrent calls are batched: one script adds up what arrived
+        while the previous batch was on its way, and each call still gets its own count."""
         if self.client is None or time.monotonic() < self.redis_down_until:
             return None
-        try:
-            counts = await self.client.eval(COUNT_SCRIPT, len(keys), *keys, ttl)
-        except REDIS_ERRORS as error:
-            self._redis_failed(error)
-            return None
-        return [int(n) for n in counts]
+        counted: asyncio.Future[list[int] | None] = asyncio.get_running_loop().create_future()
+        self._counts.append((keys, ttl, counted))
+        if self._counting is None or self._counting.done():
+            self._counting = asyncio.get_running_loop().create_task(self._count_batches())
+        return await counted  # its own future: a cancelled caller cancels only this one
+
+    async def _count_batches(self) -> None:
+        assert self.client is not None
+        while self._counts:
+            batch, self._counts = self._counts, []
+            added: dict[str, int] = {}
+            for keys, _, _ in batch:
+                for key in keys:
+                    added[key] = added.get(key, 0) + 1
+            names = list(added)
+            ttl = max(ttl for _, ttl, _ in batch)
+            try:
+                totals = await self.client.eval(
+                    COUNT_SCRIPT, len(names), *names, ttl, *added.values()
+                )
+            except REDIS_ERRORS as error:
+                self._redis_failed(error)
+                for _, _, counted in batch:
+                    if not counted.done():
+                        counted.set_result(None)
+                continue
+            last = {
+                name: int(total) - added[name] for name, total in zip(names, totals, strict=True)
+            }
+            for keys, _, counted in batch:  # in arrival order, as single INCRs would have
+                values = []
+                for key in keys:
+                    last[key] += 1
+                    values.append(last[key])
+                if not counted.done():
+                    counted.set_result(values)

@@ -11,7 +11,7 @@ from aiohttp import web
 from gateway.auth import OPERATOR, authenticate, hash_password
 from gateway.bodies import json_object
 from gateway.cache import BYPASS, Result
-from gateway.catalogue import Function, canonical, convert, placeholder, quote_ident
+from gateway.catalogue import Catalogue, Function, canonical, convert, placeholder, quote_ident
 from gateway.config import Config
 from gateway.errors import ApiError
 from gateway.keys import CACHE, CATALOGUE, CONFIG, POOL, READ_POOL
@@ -109,6 +109,35 @@ def call_sql(
     )
 
 
+def statement(
+    catalogue: Catalogue,
+    function: Function,
+    names: list[str],
+    *,
+    max_rows: int,
+    single: bool,
+    valid_until: str | None,
+    total: str | None,
+) -> str:
+    """call_sql, built once per function and call shape (kept until the catalogue reloads)."""
+    shape = (function.name, tuple(names), max_rows, single, valid_until, total)
+    known = catalogue.statements.get(shape)
+    if known is not None and known[0] is function:
+        return known[1]
+    sql = call_sql(
+        function,
+        names,
+        max_rows=max_rows,
+        single=single,
+        valid_until=catalogue.companion(valid_until),
+        total=catalogue.companion(total),
+    )
+    if len(catalogue.statements) >= 10_000:
+        catalogue.statements.clear()
+    catalogue.statements[shape] = (function, sql)
+    return sql
+
+
 def _epoch(moment: dt.datetime | None) -> float | None:
     if moment is None or moment.year >= 9999:
         return None
@@ -179,14 +208,14 @@ async def run(request: web.Request, route: Route) -> tuple[Result, str]:
     names = sorted(args)
     policy = function.cache if route.cached and request.method == "GET" else None
     max_rows = 1 if route.single else function.option_int("max_rows", config.max_rows)
-    catalogue = app[CATALOGUE]
-    sql = call_sql(
+    sql = statement(
+        app[CATALOGUE],
         function,
         names,
         max_rows=max_rows,
         single=route.single,
-        valid_until=catalogue.companion(policy.valid_until if policy else None),
-        total=catalogue.companion(function.options.get("total")),
+        valid_until=policy.valid_until if policy else None,
+        total=function.options.get("total"),
     )
     values = [args[n] for n in names]
     pool = app[READ_POOL] if function.read_only and request.method == "GET" else app[POOL]

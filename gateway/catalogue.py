@@ -93,6 +93,8 @@ class Catalogue:
     def __init__(self, functions: Mapping[str, Function], version: str) -> None:
         self.functions = dict(functions)
         self.version = version
+        # SQL text per call shape, built once (gateway.calls.statement)
+        self.statements: dict[tuple[object, ...], tuple[Function, str]] = {}
 
     @classmethod
     async def load(cls, connection: asyncpg.Connection | asyncpg.Pool) -> Catalogue:
@@ -105,6 +107,7 @@ class Catalogue:
         """Take another catalogue's contents (the app holds one object for its lifetime)."""
         self.functions = other.functions
         self.version = other.version
+        self.statements = {}
 
     def companion(self, name: str | None) -> Function | None:
         """A function named by an @http option (valid_until=, total=); it must exist."""

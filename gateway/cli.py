@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import json
 import logging
 import os
@@ -98,13 +99,25 @@ def command_serve(config: Config) -> None:
 
     print(f"serving on http://{config.host}:{config.port}", flush=True)
     uvloop.install()  # libuv's event loop: measurably more requests per second than asyncio's
+    app = init_app(config)
+    app.on_startup.append(tune_gc)
     web.run_app(
-        init_app(config),
+        app,
         host=config.host,
         port=config.port,
         print=None,
         shutdown_timeout=10,
     )
+
+
+async def tune_gc(_app: web.Application) -> None:
+    """Once started: move what the imports and start-up built into the permanent generation,
+    and collect the young generation less often. Requests make short-lived objects; with
+    Python's defaults, full collections kept walking a few hundred thousand long-lived ones
+    (the cache-hit rate of `make bench` was about a third lower)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 100)
 
 
 def command_migrate(config: Config, functions_only: bool) -> None:

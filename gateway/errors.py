@@ -141,11 +141,11 @@ CONNECTION_ERRORS = (
 )
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn every exception into the one JSON error shape."""
+def error_response(request: web.Request, exception: BaseException) -> web.StreamResponse:
+    """The one JSON error shape for every exception a request raised (re-raised: a
+    cancellation, and HTTP exceptions below 400, such as redirects)."""
     try:
-        return await handler(request)
+        raise exception
     except ApiError as error:
         return error.response()
     except web.HTTPException as error:

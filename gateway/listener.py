@@ -36,7 +36,7 @@ class Listener:
         self.connected = asyncio.Event()
         self._reloads: set[asyncio.Task[None]] = set()
         self._connection: asyncpg.Connection | None = None
-        self._next_barrier: asyncio.Future[bool] | None = None
+        self._waiting: list[asyncio.Future[bool]] = []  # for the next barrier round trip
         self._barrier_task: asyncio.Task[None] | None = None
 
     async def barrier(self) -> bool:
@@ -45,16 +45,16 @@ class Listener:
         pending notifications before it answers. Concurrent callers share round trips."""
         if self._connection is None:
             return False
-        if self._next_barrier is None:
-            self._next_barrier = asyncio.get_running_loop().create_future()
-        waiter = self._next_barrier
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bool] = loop.create_future()  # its own: a cancelled caller
+        self._waiting.append(waiter)  # cancels only this one
         if self._barrier_task is None or self._barrier_task.done():
-            self._barrier_task = asyncio.get_running_loop().create_task(self._run_barriers())
-        return await asyncio.shield(waiter)
+            self._barrier_task = loop.create_task(self._run_barriers())
+        return await waiter
 
     async def _run_barriers(self) -> None:
-        while self._next_barrier is not None:
-            waiter, self._next_barrier = self._next_barrier, None
+        while self._waiting:
+            waiters, self._waiting = self._waiting, []
             ok = False
             connection = self._connection
             try:
@@ -64,7 +64,9 @@ class Listener:
                     ok = True
             except Exception as error:  # noqa: BLE001 - the session loop reconnects
                 log.warning("cache barrier failed: %r", error)
-            waiter.set_result(ok)
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(ok)
 
     def _on_table(self, _conn: object, _pid: int, _channel: str, table: str) -> None:
         self.cache.table_changed(table)

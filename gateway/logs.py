@@ -1,22 +1,82 @@
-"""Structured logging: one JSON object per line, access logs included."""
+"""Structured logging: one JSON object per line on stderr, access logs included.
+
+Lines are written once per turn of the event loop (a burst of requests costs one write, not
+one per request), in the order they were logged: application records and access lines go
+through the same writer. Outside a running loop, and at exit, a line is written at once.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import json
 import logging
 import sys
+import threading
 import time
-from typing import Any
+from typing import Any, TextIO
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 
+def timestamp(created: float) -> str:
+    seconds = int(created)
+    if seconds != _second[0]:
+        _second[:] = [seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))]
+    return f"{_second[1]}.{int((created - seconds) * 1000):03d}Z"
+
+
+_second: list[Any] = [0, ""]
+
+
+class LineWriter:
+    """Collects lines and writes them in one go, soon after, from the event loop."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream
+        self._lines: list[str] = []
+        self._scheduled: asyncio.AbstractEventLoop | None = None  # the loop that will flush
+        self._lock = threading.Lock()
+
+    def write(self, line: str) -> None:
+        with self._lock:
+            self._lines.append(line)
+            try:
+                loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+            except RuntimeError:  # no loop in this thread
+                loop = None
+            if loop is not None and self._scheduled is loop:
+                return
+            if loop is not None and self._scheduled is None:
+                self._scheduled = loop
+                loop.call_soon(self.flush)
+                return
+        self.flush()  # no loop, or a flush promised by a loop that may never run again
+
+    def flush(self) -> None:
+        with self._lock:
+            self._scheduled = None
+            if not self._lines:
+                return
+            text = "\n".join(self._lines) + "\n"
+            self._lines.clear()
+        stream = self.stream or sys.stderr
+        try:
+            stream.write(text)
+            stream.flush()
+        except (OSError, ValueError):  # stderr closed: nothing left to tell
+            pass
+
+
+WRITER = LineWriter()
+atexit.register(WRITER.flush)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -27,32 +87,54 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class JsonHandler(logging.Handler):
+    def __init__(self, writer: LineWriter = WRITER) -> None:
+        super().__init__()
+        self.writer = writer
+        self.setFormatter(JsonFormatter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.writer.write(self.format(record))
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
+
+
 def setup(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [JsonHandler()]
     root.setLevel(level)
 
 
 class AccessLogger(AbstractAccessLogger):
-    """One line per request; the query string is left out (it may carry tokens)."""
+    """One line per request, at INFO of the `aiohttp.access` logger, written straight to the
+    line writer (a logging record per request costs more than the request). The query string
+    is left out (it may carry tokens), and so is the API token of owner page URLs."""
+
+    writer = WRITER
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         path = request.path
         token = request.match_info.get("token") if request.match_info else None
         if token:  # owner pages carry the API token in the URL: never log it
             path = path.replace(token, "***")
-        self.logger.info(
-            "request",
-            extra={
-                "fields": {
-                    "method": request.method,
-                    "path": path,
-                    "status": response.status,
-                    "ms": round(time * 1000, 2),
-                    "cache": response.headers.get("X-Cache"),
-                    "remote": request.remote,
-                }
-            },
-        )
+        entry = {
+            "ts": timestamp(_now()),
+            "level": "info",
+            "logger": self.logger.name,
+            "msg": "request",
+            "method": request.method,
+            "path": path,
+            "status": response.status,
+            "ms": round(time * 1000, 2),
+            "cache": response.headers.get("X-Cache"),
+            "remote": request.remote,
+        }
+        self.writer.write(json.dumps(entry))
+
+
+_now = time.time
