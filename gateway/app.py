@@ -12,6 +12,8 @@ import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from gateway import auth, calls, collector, docs, pages, ratelimit
 from gateway.cache import Cache
@@ -70,8 +72,9 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
             timeout=config.redis_timeout,
             socket_timeout=config.redis_timeout,
             socket_connect_timeout=config.redis_timeout,
+            retry=Retry(NoBackoff(), 0),  # a failure means bypass, at once: no retries
         )
-        client = aioredis.Redis(connection_pool=pool, retry_on_timeout=False)
+        client = aioredis.Redis(connection_pool=pool)
     cache = Cache(
         client,
         prefix=config.cache_prefix,
