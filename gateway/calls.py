@@ -11,7 +11,15 @@ from aiohttp import web
 from gateway.auth import OPERATOR, authenticate, hash_password
 from gateway.bodies import json_object
 from gateway.cache import BYPASS, Result
-from gateway.catalogue import Catalogue, Function, canonical, convert, placeholder, quote_ident
+from gateway.catalogue import (
+    JSON_TEXT,
+    Catalogue,
+    Function,
+    canonical,
+    convert,
+    placeholder,
+    quote_ident,
+)
 from gateway.config import Config
 from gateway.errors import ApiError
 from gateway.keys import CACHE, CATALOGUE, CONFIG, POOL, READ_POOL
@@ -98,6 +106,8 @@ def call_sql(
             f" count(*) > {max_rows} as truncated"
             f" from (select r from {rows} limit {max_rows + 1}) s"
         )
+    elif function.return_type == JSON_TEXT:  # rendered by the function: sent as it is
+        body = f"select coalesce(({call})::text, 'null') as body, false as truncated"
     elif function.return_type == "void":
         body = f"select 'null'::text as body, false as truncated from (select {call}) s"
     else:

@@ -87,6 +87,9 @@ class Function:
         return int(value) if value.isdigit() and int(value) > 0 else default
 
 
+JSON_TEXT = "api.json_text"  # a return type: the function's text is the JSON body as it is
+
+
 class Catalogue:
     """Signatures of the api functions, read from pg_catalog via api.function_catalogue()."""
 

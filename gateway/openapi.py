@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway import __version__
-from gateway.catalogue import INT_RANGES, Catalogue, Column, Function
+from gateway.catalogue import INT_RANGES, JSON_TEXT, Catalogue, Column, Function
 from gateway.routes import CALLER, Route
 
 JSON = dict[str, Any]
@@ -24,6 +24,7 @@ SCALARS: dict[str, JSON] = {
     "uuid": {"type": "string", "format": "uuid"},
     "json": {},
     "jsonb": {},
+    JSON_TEXT: {},  # JSON the function rendered itself
 }
 
 ERROR_STATUSES = {

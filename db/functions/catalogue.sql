@@ -4,6 +4,16 @@
 --   @http [cache=table,table] [valid_until=function] [timeout_ms=N] [max_rows=N]
 -- The other lines of the comment are its description.
 
+-- A function that returns api.json_text renders its JSON itself: the gateway sends the text
+-- as the response body as it is, neither parsed again nor quoted as a JSON string. The
+-- function vouches that it is valid JSON (psql shows it as text; cast it with ::json).
+do $$ begin
+  create domain api.json_text as text;
+exception when duplicate_object then null;
+end $$;
+comment on domain api.json_text is
+  'JSON rendered by the function itself; the gateway sends it as the response body unchanged.';
+
 create or replace function api.function_catalogue()
 returns table (
   name text,
