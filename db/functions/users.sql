@@ -162,6 +162,24 @@ as $$
 $$;
 comment on function api.users_count() is 'How many users there are (from the rollup, exact).';
 
+create or replace function api.users_name_matches(fragment text, up_to integer)
+returns integer
+language sql
+stable
+-- a plain scan of the trigram index, which stops at up_to matches: a sequential scan could
+-- read the whole table for a fragment nobody has, a bitmap scan would collect every match
+set enable_seqscan = off
+set enable_bitmapscan = off
+set search_path = pg_catalog
+as $$
+  select count(*)::integer
+  from (select 1 from data.users u
+        where u.name ilike api.like_pattern(fragment)
+        limit up_to) m
+$$;
+comment on function api.users_name_matches(text, integer) is
+  'How many users have `fragment` in their name, counting no further than up_to.';
+
 create or replace function api.users_search(
   name text default null,
   created_after date default null,
@@ -174,13 +192,38 @@ set search_path = pg_catalog
 as $$
 begin
   perform api.page_check(skip, take);
+  if users_search.name is null then
+    return query
+      select u.id, u.name, u.email, u.created_at
+      from data.users u
+      where created_after is null
+         or u.created_at >= (created_after::timestamp at time zone data.app_timezone())
+      order by u.id
+      offset skip limit least(take, 100);
+    return;
+  end if;
+  -- Few matches: take them all from the trigram index and sort them (order by u.id + 0).
+  -- Many: walk the primary key in order, testing names, which finds a page quickly. The
+  -- planner, left to itself, sometimes walked the key for a rare fragment (320 ms instead of
+  -- 3 ms at 1M users); a probe of at most 1,000 matches decides instead.
+  if api.users_name_matches(users_search.name, 1000) >= 1000 then
+    return query
+      select u.id, u.name, u.email, u.created_at
+      from data.users u
+      where u.name ilike api.like_pattern(users_search.name)
+        and (created_after is null
+             or u.created_at >= (created_after::timestamp at time zone data.app_timezone()))
+      order by u.id
+      offset skip limit least(take, 100);
+    return;
+  end if;
   return query
     select u.id, u.name, u.email, u.created_at
     from data.users u
-    where (users_search.name is null or u.name ilike api.like_pattern(users_search.name))
+    where u.name ilike api.like_pattern(users_search.name)
       and (created_after is null
            or u.created_at >= (created_after::timestamp at time zone data.app_timezone()))
-    order by u.id
+    order by u.id + 0
     offset skip limit least(take, 100);
 end
 $$;

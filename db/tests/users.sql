@@ -48,4 +48,24 @@ begin
 end
 $$;
 
+-- search: many matches (walks the key) and few (sorted from the trigram index) page alike
+insert into data.users (name, created_at)
+select 'Probe ' || g, now() - g * interval '1 minute' from generate_series(1, 1500) g;
+do $$
+declare
+  fragment text;
+begin
+  perform pg_temp.expect('matches are counted up to the cap', api.users_name_matches('probe', 1000), 1000);
+  perform pg_temp.expect('fewer than the cap', api.users_name_matches('probe 14', 1000), 111);
+  foreach fragment in array array['probe', 'PROBE 1', 'probe 14', 'obe 1499', 'no such name'] loop
+    perform pg_temp.expect('page of ' || fragment,
+      (select array_agg(s.id) from api.users_search(fragment, skip => 5, take => 20) s),
+      (select array_agg(id) from (select u.id from data.users u where u.name ilike '%' || fragment || '%'
+                                  order by u.id offset 5 limit 20) r));
+    perform pg_temp.expect('total of ' || fragment, api.users_search_count(fragment),
+      (select count(*) from data.users u where u.name ilike '%' || fragment || '%'));
+  end loop;
+end
+$$;
+
 rollback;
