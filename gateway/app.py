@@ -45,8 +45,19 @@ async def create_pool(config: Config, *, read_only: bool) -> asyncpg.Pool:
         max_size=config.db_pool_max,
         timeout=config.db_timeout,
         server_settings=settings,
+        reset=keep_session if read_only else None,
     )
     return pool
+
+
+async def keep_session(connection: asyncpg.Connection) -> None:
+    """Release a read-only connection without asyncpg's reset query (RESET ALL, UNLISTEN *,
+    CLOSE ALL, pg_advisory_unlock_all), a round trip that doubled the database's work per
+    GET. That pool only runs the gateway's own single statements calling STABLE or IMMUTABLE
+    functions, which leave no session state behind unless one calls set_config(..., false)
+    or takes a session advisory lock, which api functions must not do (see the README)."""
+    if connection.is_in_transaction():  # never, with single statements; but be sure
+        await connection.execute("rollback")
 
 
 async def postgres_ctx(app: web.Application) -> AsyncIterator[None]:
