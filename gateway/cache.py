@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -111,8 +111,8 @@ class Cache:
         self.barrier: Callable[[], Awaitable[bool]] | None = None
 
     def key(self, function: str, args: dict[str, object]) -> str:
-        canonical = json.dumps(args, sort_keys=True, separators=(",", ":"), default=str)
-        digest = hashlib.sha256(canonical.encode()).hexdigest()[:32]
+        canonical = orjson.dumps(args, option=orjson.OPT_SORT_KEYS, default=str)
+        digest = hashlib.sha256(canonical).hexdigest()[:32]
         return f"{self.prefix}:v:{self.version}:{function}:{digest}"
 
     def deps_key(self, table: str) -> str:

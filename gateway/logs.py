@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import json
 import logging
 import sys
 import threading
 import time
 from typing import Any, TextIO
 
+import orjson
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
@@ -84,7 +84,7 @@ class JsonFormatter(logging.Formatter):
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return orjson.dumps(entry, default=str).decode()
 
 
 class JsonHandler(logging.Handler):
@@ -134,7 +134,7 @@ class AccessLogger(AbstractAccessLogger):
             "cache": response.headers.get("X-Cache"),
             "remote": request.remote,
         }
-        self.writer.write(json.dumps(entry))
+        self.writer.write(orjson.dumps(entry).decode())
 
 
 _now = time.time
