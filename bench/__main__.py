@@ -19,9 +19,11 @@ Rows, each against a baseline measured in the same run where there is one:
   most 2.
 - HTTP: median and p99 of sequential GET /stats/registrations with a new as_of per request
   (X-Cache: MISS), against the same URL repeated (X-Cache: HIT).
-- Inserts (pgbench, one client, synchronous_commit on by default): with the rollup trigger
-  against the same inserts with users_rollup_insert disabled (users_notify stays), alternated,
-  median of 4 runs each. Goal: with / without at least 0.5. The rollup is rebuilt afterwards.
+- Inserts (pgbench, one client, synchronous_commit on by default; at 10M users, without the
+  name search index, which is dropped after the 1M rows to keep the load within minutes):
+  with the rollup trigger against the same inserts with users_rollup_insert disabled
+  (users_notify stays), alternated, median of 4 runs each. Goal: with / without at least
+  0.5. The rollup is rebuilt afterwards.
   Single rows take created_at = now() like a registration; batches of 10,000 rows come with
   now() and with created_at spread over 3 years (an import, the rollup's worst case).
 - Collector (gateway.collector.collect with the real client, gateway.github.GitHub, default
@@ -397,6 +399,9 @@ async def run(
                     under_load = await gateway_load.rows(
                         pg_url, base, gateway.pid, prepared, DATA_DIR
                     )
+                    # beyond 1M only registrations and inserts are measured; keeping the
+                    # name search index (GiST) up to date adds about 50 s per million users
+                    await connection.execute("drop index data.users_name_trgm_gist")
         goal = ("figure", "<=", GOAL_MS)
         head = [
             row(f"registrations in PostgreSQL, {label} users", ms, "ms", None, goal)

@@ -247,8 +247,33 @@ async def run(request: web.Request, route: Route) -> tuple[Result, str]:
     return await cache.get_or_compute(key, policy.reads, compute)
 
 
+STREAM_OVER = 256 * 1024  # bytes; larger bodies go out in slices
+SLICE = 256 * 1024
+
+
+async def stream(
+    request: web.Request, status: int, headers: dict[str, str], body: bytes
+) -> web.StreamResponse:
+    """A large body in slices of the one shared buffer, each slice waiting for the socket.
+    A plain Response makes aiohttp (on Python before 3.12.9) join headers and body into a
+    new bytes object per response, kept until the client has read it all: at 256 connections
+    the 6 MB repository statistics took the gateway past 800 MB (make bench, mixed load)."""
+    response = web.StreamResponse(status=status, headers=headers)
+    response.content_type = "application/json"
+    response.content_length = len(body)
+    await response.prepare(request)
+    view = memoryview(body)
+    try:
+        for start in range(0, len(body), SLICE):
+            await response.write(view[start : start + SLICE])
+        await response.write_eof()
+    except ConnectionResetError:  # the client went away: nobody to answer
+        pass
+    return response
+
+
 def handler(route: Route) -> Any:
-    async def handle(request: web.Request) -> web.Response:
+    async def handle(request: web.Request) -> web.StreamResponse:
         result, status = await run(request, route)
         headers = {"X-Cache": status}
         if result.truncated:
@@ -259,6 +284,8 @@ def handler(route: Route) -> Any:
             return web.Response(status=route.status, headers=headers)
         if route.single and result.body == b"null":
             raise ApiError(404, "not found", code="PGRST116")
+        if len(result.body) > STREAM_OVER:
+            return await stream(request, route.status, headers, result.body)
         return web.Response(
             body=result.body,
             status=route.status,

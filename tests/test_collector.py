@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 
 import asyncpg
 import pytest
 
 from gateway.app import init_app
 from gateway.auth import hash_password, issue_token
+from gateway.calls import SLICE
 from gateway.collector import collect, next_run
 from tests.conftest import make_config
 from tests.fake_github import FakeGitHub
@@ -267,3 +269,39 @@ async def test_stats_with_date_filters_and_delete(v1, pool) -> None:
     assert (await client.delete(f"/v1/users/{account}", headers=client.admin)).status == 204
     assert await pool.fetchval("select count(*) from data.github_repo_stats") == 0
     assert (await client.delete(f"/v1/users/{account}", headers=client.admin)).status == 404
+
+
+async def test_a_large_statistics_body_is_streamed_whole_and_cached(v1, pool) -> None:
+    # 12 repositories x 400 days: about 400 kB, more than one slice of gateway.calls.stream
+    client, fake = v1
+    account = await track(pool, fake, "octocat", 0)
+    await pool.execute(
+        "insert into data.github_repos (id, account_id, full_name, first_seen, last_seen)"
+        " select 7000 + g, $1, 'octocat/r' || g, '2025-06-01', '2026-07-05'"
+        " from generate_series(1, 12) g",
+        account,
+    )
+    await pool.execute(
+        "insert into data.github_repo_stats (repo_id, day, stargazers, forks, watchers)"
+        " select r.id, '2025-06-01'::date + d, d, d % 7, r.id % 5"
+        " from data.github_repos r, generate_series(0, 399) d where r.account_id = $1"
+        " on conflict do nothing",
+        account,
+    )
+    expected = await pool.fetch(
+        "select s.repo_id, s.day, s.stargazers, s.forks, s.watchers"
+        " from data.github_repos r join data.github_repo_stats s on s.repo_id = r.id"
+        " where r.account_id = $1 order by s.repo_id, s.day",
+        account,
+    )
+    path = f"/v1/users/{account}/stats"
+    for cache in ("MISS", "HIT"):
+        response = await client.get(path, headers=client.admin)
+        raw = await response.read()
+        assert (response.status, response.headers["X-Cache"]) == (200, cache)
+        assert len(raw) > SLICE and int(response.headers["Content-Length"]) == len(raw)
+        assert response.headers["Content-Type"].startswith("application/json")
+        stats = json.loads(raw)["stats"]
+        assert [
+            (s["repo_id"], s["date"], s["stargazers"], s["forks"], s["watchers"]) for s in stats
+        ] == [(r[0], r[1].isoformat(), r[2], r[3], r[4]) for r in expected]

@@ -181,6 +181,7 @@ API_FUNCTIONS = {
     "user_update",
     "users_count",
     "users_list",
+    "users_name_matches",
     "users_search",
     "users_search_count",
     "users_stats",
