@@ -64,13 +64,14 @@ class Result:
     truncated: bool = False  # more rows than the function's max_rows
     total: int | None = None  # what the function's total= companion counted
 
-    def dump(self) -> bytes:
+    def head(self) -> bytes:
+        """What goes with the body in its Redis hash (field "h"; the body is field "b", kept
+        apart so that megabytes of body are never copied to join them)."""
         total = "" if self.total is None else str(self.total)
-        return f"{int(self.truncated)}:{total}\n".encode() + self.body
+        return f"{int(self.truncated)}:{total}".encode()
 
     @classmethod
-    def load(cls, data: bytes) -> Result:
-        head, _, body = data.partition(b"\n")
+    def load(cls, head: bytes, body: bytes) -> Result:
         truncated, _, total = head.decode().partition(":")
         return cls(body, None, truncated == "1", int(total) if total else None)
 
@@ -102,6 +103,8 @@ class Cache:
         # reads waiting for the GET of their (key, stamp) that is on its way
         self.reads: dict[tuple[str, tuple[int, ...]], list[asyncio.Future[Result | None]]] = {}
         self.redis_reads = 0  # GETs really sent (tests, metrics)
+        # results on their way into Redis, served to reads of the same key and stamp meanwhile
+        self.storing: dict[tuple[str, tuple[int, ...]], Result] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._counts: list[tuple[list[str], int, asyncio.Future[list[int] | None]]] = []
         self._counting: asyncio.Task[None] | None = None
@@ -163,6 +166,9 @@ class Cache:
     async def _read(self, key: str, stamp: tuple[int, ...]) -> Result | None:
         """GET the entry, sharing the GET with the reads of the same key and stamp: the same
         stamp means the same evictions, all completed before that GET was sent."""
+        landing = self.storing.get((key, stamp))
+        if landing is not None:  # computed after the evictions this read must see
+            return landing
         loop = asyncio.get_running_loop()
         read: asyncio.Future[Result | None] = loop.create_future()  # its own: see barrier
         waiting = self.reads.get((key, stamp))
@@ -179,8 +185,8 @@ class Cache:
         assert self.client is not None
         self.redis_reads += 1
         try:
-            data = await self.client.get(key)
-            result = None if data is None else Result.load(data)
+            head, body = await self.client.hmget(key, ["h", "b"])
+            result = None if head is None or body is None else Result.load(head, body)
         except BaseException as error:
             for read in self.reads.pop((key, stamp), []):
                 if not read.done():
@@ -213,10 +219,27 @@ class Cache:
         finally:
             self.flights.pop(flight_key, None)
         if store and self._stamp(tables) == stamp:
-            await self._store(key, tables, result)
+            # the caller does not wait for Redis (megabytes take milliseconds); until the
+            # entry has landed, reads of the same key and stamp get this result from memory
+            self.storing[(key, stamp)] = result
+            task = asyncio.get_running_loop().create_task(
+                self._store_then_forget(key, tables, result, stamp)
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return result
 
-    async def _store(self, key: str, tables: tuple[str, ...], result: Result) -> None:
+    async def _store_then_forget(
+        self, key: str, tables: tuple[str, ...], result: Result, stamp: tuple[int, ...]
+    ) -> None:
+        try:
+            await self._store(key, tables, result, stamp)
+        finally:
+            self.storing.pop((key, stamp), None)
+
+    async def _store(
+        self, key: str, tables: tuple[str, ...], result: Result, stamp: tuple[int, ...]
+    ) -> None:
         ttl = float(self.max_ttl)
         if result.valid_until is not None:
             ttl = min(ttl, result.valid_until - time.time())
@@ -224,11 +247,16 @@ class Cache:
             return
         try:
             async with self.client.pipeline(transaction=True) as pipe:
-                pipe.set(key, result.dump(), px=max(1, int(ttl * 1000)))
+                pipe.hset(key, mapping={"h": result.head(), "b": result.body})
+                pipe.pexpire(key, max(1, int(ttl * 1000)))
                 for table in tables:
                     pipe.sadd(self.deps_key(table), key)
                     pipe.expire(self.deps_key(table), self.max_ttl * 2)
                 await pipe.execute()
+            if self._stamp(tables) != stamp:
+                # an eviction arrived while the entry was on its way, and its script may have
+                # run before the entry landed: drop the entry, it may predate that write
+                await self.client.unlink(key)
         except REDIS_ERRORS as error:
             # a half-written entry without its dependency could outlive an eviction
             self._redis_failed(error, lost_eviction=True)

@@ -185,7 +185,10 @@ async def execute(
     finally:
         await pool.release(connection)
     assert row is not None
-    return Result(row["body"].encode(), _epoch(row["valid_until"]), row["truncated"], row["total"])
+    body = row["body"]  # bytes on the read-only pool (see gateway.app.text_as_bytes)
+    if isinstance(body, str):
+        body = body.encode()
+    return Result(body, _epoch(row["valid_until"]), row["truncated"], row["total"])
 
 
 def auth_level(route: Route, function: Function) -> str:

@@ -14,6 +14,7 @@ import pytest
 
 from gateway import migrate as migrate_module
 from gateway.app import LISTENER, init_app
+from gateway.cache import Result
 from gateway.keys import CACHE
 from gateway.migrate import apply_functions
 from gateway.routes import ROUTES, Route
@@ -235,3 +236,29 @@ async def test_new_function_layer_version_changes_the_key(
         assert (await get(client))[0] == "MISS"
     finally:
         await apply_functions(database_url, "UTC")
+
+
+async def test_a_burst_of_hits_shares_redis_reads(client) -> None:
+    cache = client.app[CACHE]
+    assert (await get(client))[0] in {"MISS", "HIT"}
+    before = cache.redis_reads
+    results = await asyncio.gather(*(get(client) for _ in range(40)))
+    assert {status for status, _ in results} == {"HIT"}
+    assert len({str(body) for _, body in results}) == 1
+    assert 1 <= cache.redis_reads - before < 40  # shared, yet at least one real GET
+
+
+async def test_an_eviction_during_the_store_drops_the_entry(client) -> None:
+    # The eviction's script can run before the entry lands in Redis: the store checks the
+    # eviction counts again afterwards and removes what it wrote.
+    cache = client.app[CACHE]
+    tables = ("users",)
+    stamp = cache._stamp(tables)
+    cache.table_evictions["users"] += 1  # as if a NOTIFY arrived meanwhile
+    key = cache.key("test_store_race", {"n": 1})
+    await cache._store(key, tables, Result(b"1"), stamp)
+    assert await cache.client.exists(key) == 0
+    fresh = cache._stamp(tables)
+    await cache._store(key, tables, Result(b"1"), fresh)
+    assert await cache.client.exists(key) == 1
+    await cache.client.unlink(key)
