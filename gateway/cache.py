@@ -106,6 +106,8 @@ class Cache:
         # results on their way into Redis, served to reads of the same key and stamp meanwhile
         self.storing: dict[tuple[str, tuple[int, ...]], Result] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # stores on their way, per table read: an eviction of the table waits for them
+        self.store_tasks: defaultdict[str, set[asyncio.Task[None]]] = defaultdict(set)
         self._counts: list[tuple[list[str], int, asyncio.Future[list[int] | None]]] = []
         self._counting: asyncio.Task[None] | None = None
         self.computations = 0  # how many times a function really ran (tests, metrics)
@@ -116,7 +118,9 @@ class Cache:
     def key(self, function: str, args: dict[str, object]) -> str:
         canonical = orjson.dumps(args, option=orjson.OPT_SORT_KEYS, default=str)
         digest = hashlib.sha256(canonical).hexdigest()[:32]
-        return f"{self.prefix}:v:{self.version}:{function}:{digest}"
+        # "v2": entries are hashes (head, body); a gateway of the old format sharing this
+        # Redis would meet WRONGTYPE on the other's keys
+        return f"{self.prefix}:v2:{self.version}:{function}:{digest}"
 
     def deps_key(self, table: str) -> str:
         return f"{self.prefix}:deps:{table}"
@@ -227,6 +231,9 @@ class Cache:
             )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+            for table in tables:
+                self.store_tasks[table].add(task)
+                task.add_done_callback(self.store_tasks[table].discard)
         return result
 
     async def _store_then_forget(
@@ -243,7 +250,7 @@ class Cache:
         ttl = float(self.max_ttl)
         if result.valid_until is not None:
             ttl = min(ttl, result.valid_until - time.time())
-        if ttl < 0.001 or self.client is None:
+        if ttl < 0.001 or self.client is None or self._stamp(tables) != stamp:
             return
         try:
             async with self.client.pipeline(transaction=True) as pipe:
@@ -269,6 +276,11 @@ class Cache:
         pending = self.pending_evictions[table]
         pending.add(task)
         task.add_done_callback(pending.discard)
+        # A store on its way may land after the eviction's script ran; it removes its entry
+        # itself when it sees the new count, and the readers that must not see it wait for it.
+        for store in self.store_tasks[table]:
+            pending.add(store)
+            store.add_done_callback(pending.discard)
         return task
 
     async def _evict(self, table: str) -> None:
@@ -285,6 +297,9 @@ class Cache:
         async with self._flush_lock:
             if not self.needs_flush:
                 return True
+            stores = list(self._tasks)  # they remove their entry when the generation moved
+            if stores:
+                await asyncio.wait(stores, timeout=self.retry_after)
             try:
                 batch: list[bytes] = []
                 async for name in self.client.scan_iter(match=f"{self.prefix}:*", count=1000):
@@ -335,6 +350,11 @@ class Cache:
         assert self.client is not None
         while self._counts:
             batch, self._counts = self._counts, []
+            if time.monotonic() < self.redis_down_until:
+                for _, _, counted in batch:
+                    if not counted.done():
+                        counted.set_result(None)
+                continue
             added: dict[str, int] = {}
             for keys, _, _ in batch:
                 for key in keys:
@@ -345,11 +365,13 @@ class Cache:
                 totals = await self.client.eval(
                     COUNT_SCRIPT, len(names), *names, ttl, *added.values()
                 )
-            except REDIS_ERRORS as error:
-                self._redis_failed(error)
-                for _, _, counted in batch:
+            except BaseException as error:
+                for _, _, counted in batch:  # nobody waits forever: unknown means "allowed"
                     if not counted.done():
                         counted.set_result(None)
+                if not isinstance(error, REDIS_ERRORS):
+                    raise
+                self._redis_failed(error)
                 continue
             last = {
                 name: int(total) - added[name] for name, total in zip(names, totals, strict=True)

@@ -183,7 +183,7 @@ async def execute(
     except TimeoutError:  # asyncpg cancelled the statement
         raise ApiError(504, "the call took too long and was cancelled", code="57014") from None
     finally:
-        await pool.release(connection)
+        await pool.release(connection, timeout=config.db_timeout)
     assert row is not None
     body = row["body"]  # bytes on the read-only pool (see gateway.app.text_as_bytes)
     if isinstance(body, str):

@@ -37,22 +37,26 @@ class LineWriter:
         self.stream = stream
         self._lines: list[str] = []
         self._scheduled: asyncio.AbstractEventLoop | None = None  # the loop that will flush
-        self._lock = threading.Lock()
+        # reentrant: a finalizer run by the garbage collector inside write() may log too
+        self._lock = threading.RLock()
 
     def write(self, line: str) -> None:
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # no loop in this thread
+            loop = None
         with self._lock:
             self._lines.append(line)
-            try:
-                loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-            except RuntimeError:  # no loop in this thread
-                loop = None
             if loop is not None and self._scheduled is loop:
                 return
-            if loop is not None and self._scheduled is None:
+            schedule = loop is not None and self._scheduled is None
+            if schedule:
                 self._scheduled = loop
-                loop.call_soon(self.flush)
-                return
-        self.flush()  # no loop, or a flush promised by a loop that may never run again
+        if schedule:
+            assert loop is not None
+            loop.call_soon(self.flush)
+        else:  # no loop, or a flush promised by a loop that may never run again
+            self.flush()
 
     def flush(self) -> None:
         with self._lock:
@@ -61,12 +65,12 @@ class LineWriter:
                 return
             text = "\n".join(self._lines) + "\n"
             self._lines.clear()
-        stream = self.stream or sys.stderr
-        try:
-            stream.write(text)
-            stream.flush()
-        except (OSError, ValueError):  # stderr closed: nothing left to tell
-            pass
+            stream = self.stream or sys.stderr
+            try:
+                stream.write(text)
+                stream.flush()
+            except (OSError, ValueError):  # stderr closed: nothing left to tell
+                pass
 
 
 WRITER = LineWriter()

@@ -206,7 +206,8 @@ begin
   -- Many: walk the primary key in order, testing names, which finds a page quickly. The
   -- planner, left to itself, sometimes walked the key for a rare fragment (320 ms instead of
   -- 3 ms at 1M users); a probe of at most 1,000 matches decides instead.
-  if api.users_name_matches(users_search.name, 1000) >= 1000 then
+  -- under 3 characters a fragment has no trigram: no index can help, walk the key
+  if length(users_search.name) < 3 or api.users_name_matches(users_search.name, 1000) >= 1000 then
     return query
       select u.id, u.name, u.email, u.created_at
       from data.users u

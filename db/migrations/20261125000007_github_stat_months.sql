@@ -79,6 +79,9 @@ begin
           select o.repo_id, o.day from old_rows o) c;
   end if;
   if changed is not null then
+    -- two transactions rendering the same repository month would each delete and insert
+    -- it: the second one waits here for the first to commit, then renders what both wrote
+    perform 1 from data.github_repos g where g.id = any(changed) order by g.id for update;
     perform data.github_stat_months_rebuild(changed, months);
   end if;
   return null;

@@ -57,7 +57,7 @@ declare
 begin
   perform pg_temp.expect('matches are counted up to the cap', api.users_name_matches('probe', 1000), 1000);
   perform pg_temp.expect('fewer than the cap', api.users_name_matches('probe 14', 1000), 111);
-  foreach fragment in array array['probe', 'PROBE 1', 'probe 14', 'obe 1499', 'no such name'] loop
+  foreach fragment in array array['probe', 'PROBE 1', 'probe 14', 'obe 1499', 'no such name', 'ob', 'q'] loop
     perform pg_temp.expect('page of ' || fragment,
       (select array_agg(s.id) from api.users_search(fragment, skip => 5, take => 20) s),
       (select array_agg(id) from (select u.id from data.users u where u.name ilike '%' || fragment || '%'
