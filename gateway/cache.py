@@ -22,8 +22,9 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import TypeVar
 
 import orjson
 import redis.asyncio as aioredis
@@ -54,6 +55,8 @@ return counts
 
 REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class Result:
@@ -77,6 +80,13 @@ class Result:
 
 
 Compute = Callable[[], Awaitable[Result]]
+
+
+def settle(waiters: list[asyncio.Future[T]], value: T) -> None:
+    """Give every waiter still waiting the value (a cancelled one is left alone)."""
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(value)
 
 
 class Cache:
@@ -180,10 +190,15 @@ class Cache:
             waiting.append(read)
         else:
             self.reads[(key, stamp)] = [read]
-            task = loop.create_task(self._get(key, stamp))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._get(key, stamp))
         return await read
+
+    def _spawn(self, work: Coroutine[object, object, None]) -> asyncio.Task[None]:
+        """A background task, referenced until done."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _get(self, key: str, stamp: tuple[int, ...]) -> None:
         assert self.client is not None
@@ -198,9 +213,7 @@ class Cache:
             if not isinstance(error, Exception):
                 raise
             return
-        for read in self.reads.pop((key, stamp), []):
-            if not read.done():
-                read.set_result(result)
+        settle(self.reads.pop((key, stamp), []), result)
 
     async def _single_flight(
         self, key: str, tables: tuple[str, ...], compute: Compute, *, store: bool
@@ -226,11 +239,7 @@ class Cache:
             # the caller does not wait for Redis (megabytes take milliseconds); until the
             # entry has landed, reads of the same key and stamp get this result from memory
             self.storing[(key, stamp)] = result
-            task = asyncio.get_running_loop().create_task(
-                self._store_then_forget(key, tables, result, stamp)
-            )
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task = self._spawn(self._store_then_forget(key, tables, result, stamp))
             for table in tables:
                 self.store_tasks[table].add(task)
                 task.add_done_callback(self.store_tasks[table].discard)
@@ -297,7 +306,8 @@ class Cache:
         async with self._flush_lock:
             if not self.needs_flush:
                 return True
-            stores = list(self._tasks)  # they remove their entry when the generation moved
+            # stores on their way remove their entry themselves: the generation moved
+            stores = {task for tasks in self.store_tasks.values() for task in tasks}
             if stores:
                 await asyncio.wait(stores, timeout=self.retry_after)
             try:
@@ -350,10 +360,9 @@ class Cache:
         assert self.client is not None
         while self._counts:
             batch, self._counts = self._counts, []
+            waiters = [counted for _, _, counted in batch]
             if time.monotonic() < self.redis_down_until:
-                for _, _, counted in batch:
-                    if not counted.done():
-                        counted.set_result(None)
+                settle(waiters, None)
                 continue
             added: dict[str, int] = {}
             for keys, _, _ in batch:
@@ -366,9 +375,7 @@ class Cache:
                     COUNT_SCRIPT, len(names), *names, ttl, *added.values()
                 )
             except BaseException as error:
-                for _, _, counted in batch:  # nobody waits forever: unknown means "allowed"
-                    if not counted.done():
-                        counted.set_result(None)
+                settle(waiters, None)  # nobody waits forever: unknown means "allowed"
                 if not isinstance(error, REDIS_ERRORS):
                     raise
                 self._redis_failed(error)

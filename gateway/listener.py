@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from gateway.cache import Cache
+from gateway.cache import Cache, settle
 from gateway.migrate import RELOAD_CHANNEL
 
 log = logging.getLogger("gateway.listener")
@@ -64,9 +64,7 @@ class Listener:
                     ok = True
             except Exception as error:  # noqa: BLE001 - the session loop reconnects
                 log.warning("cache barrier failed: %r", error)
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(ok)
+            settle(waiters, ok)
 
     def _on_table(self, _conn: object, _pid: int, _channel: str, table: str) -> None:
         self.cache.table_changed(table)
