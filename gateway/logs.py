@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import logging
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 import orjson
@@ -20,14 +22,22 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 
-def timestamp(created: float) -> str:
+@functools.lru_cache(maxsize=2)
+def _second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
+def line(created: float, level: str, logger: str, msg: str, fields: Mapping[str, Any]) -> str:
+    """One log line: time, level, logger and message, then the fields, as compact JSON."""
     seconds = int(created)
-    if seconds != _second[0]:
-        _second[:] = [seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))]
-    return f"{_second[1]}.{int((created - seconds) * 1000):03d}Z"
-
-
-_second: list[Any] = [0, ""]
+    entry = {
+        "ts": f"{_second(seconds)}.{int((created - seconds) * 1000):03d}Z",
+        "level": level,
+        "logger": logger,
+        "msg": msg,
+        **fields,
+    }
+    return orjson.dumps(entry, default=str).decode()
 
 
 class LineWriter:
@@ -79,16 +89,12 @@ atexit.register(WRITER.flush)
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": timestamp(record.created),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        entry.update(getattr(record, "fields", {}))
+        fields = dict(getattr(record, "fields", {}))
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+            fields["exc"] = self.formatException(record.exc_info)
+        return line(
+            record.created, record.levelname.lower(), record.name, record.getMessage(), fields
+        )
 
 
 class JsonHandler(logging.Handler):
@@ -126,11 +132,7 @@ class AccessLogger(AbstractAccessLogger):
         token = request.match_info.get("token") if request.match_info else None
         if token:  # owner pages carry the API token in the URL: never log it
             path = path.replace(token, "***")
-        entry = {
-            "ts": timestamp(_now()),
-            "level": "info",
-            "logger": self.logger.name,
-            "msg": "request",
+        fields = {
             "method": request.method,
             "path": path,
             "status": response.status,
@@ -138,7 +140,7 @@ class AccessLogger(AbstractAccessLogger):
             "cache": response.headers.get("X-Cache"),
             "remote": request.remote,
         }
-        self.writer.write(orjson.dumps(entry).decode())
+        self.writer.write(line(_now(), "info", self.logger.name, "request", fields))
 
 
 _now = time.time
