@@ -204,7 +204,7 @@ language sql
 stable
 set search_path = pg_catalog
 as $$
-  select a.id, a.login, a.name from data.github_accounts a order by a.id
+  select * from api.github_accounts_list()
 $$;
 comment on function api.github_tracked_accounts() is 'The accounts the collector visits.';
 
