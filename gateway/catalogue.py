@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import uuid
@@ -75,7 +76,7 @@ class Function:
     def read_only(self) -> bool:
         return self.volatility != "volatile"
 
-    @property
+    @functools.cached_property  # read on every request; a Function never changes
     def cache(self) -> CachePolicy | None:
         if "cache" not in self.options:
             return None
