@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from aiohttp import web
 
-from gateway.auth import OPERATOR, authenticate, hash_password
+from gateway.auth import OPERATOR, Caller, authenticate, hash_password
 from gateway.bodies import json_object
 from gateway.cache import BYPASS, Result
 from gateway.catalogue import (
@@ -208,12 +209,58 @@ def add_secrets(route: Route, raw: dict[str, object]) -> None:
             raw[parameter] = hash_password(value)
 
 
+@dataclass(frozen=True)
+class Bound:
+    """A call ready to run: its statement, values and cache key (None: not cached)."""
+
+    route: Route
+    function: Function
+    sql: str
+    values: list[Any]
+    read_only: bool  # runs on the read-only pool
+    timeout: float
+    key: str | None
+    tables: tuple[str, ...]
+
+
+MEMO_SIZE = 4096  # GET calls kept bound per catalogue
+MEMO_URL = 512  # longer URLs are bound anew each time
+
+
 async def run(request: web.Request, route: Route) -> tuple[Result, str]:
     """Call the route's function with the cache in front; return (result, X-Cache)."""
     app = request.app
     config = app[CONFIG]
     function = resolve(request, route)
     caller = await authenticate(request, auth_level(route, function))
+    catalogue = app[CATALOGUE]
+    # A GET's arguments come from its URL alone: the same route, caller and URL bind the
+    # same way until the catalogue reloads (which empties catalogue.calls)
+    memo = (id(route), caller.account_id if caller else None, request.raw_path)
+    kept = request.method == "GET" and len(request.raw_path) <= MEMO_URL
+    call = catalogue.calls.get(memo) if kept else None
+    if call is None or call.function is not function or call.route is not route:
+        call = await bind_call(request, route, function, caller)
+        if kept:
+            if len(catalogue.calls) >= MEMO_SIZE:
+                catalogue.calls.clear()
+            catalogue.calls[memo] = call
+    pool = app[READ_POOL] if call.read_only else app[POOL]
+
+    async def compute() -> Result:
+        return await execute(pool, config, call.sql, call.values, call.timeout)
+
+    if call.key is None:
+        return await compute(), BYPASS
+    return await app[CACHE].get_or_compute(call.key, call.tables, compute)
+
+
+async def bind_call(
+    request: web.Request, route: Route, function: Function, caller: Caller | None
+) -> Bound:
+    """The request's arguments bound to the function: its statement, values and cache key."""
+    app = request.app
+    config = app[CONFIG]
     raw = await collect(request, route)
     if CALLER in raw:  # set by the gateway only
         raise ApiError(400, f"unknown argument '{CALLER}'", details=CALLER)
@@ -235,19 +282,20 @@ async def run(request: web.Request, route: Route) -> tuple[Result, str]:
         valid_until=policy.valid_until if policy else None,
         total=function.options.get("total"),
     )
-    values = [args[n] for n in names]
-    pool = app[READ_POOL] if function.read_only and request.method == "GET" else app[POOL]
-    timeout = function.option_int("timeout_ms", config.statement_timeout_ms) / 1000
-
-    async def compute() -> Result:
-        return await execute(pool, config, sql, values, timeout)
-
-    if policy is None:
-        return await compute(), BYPASS
-    cache = app[CACHE]
-    shape = {"@single": True} if route.single else {}  # /rpc/f and a single-row route differ
-    key = cache.key(function.name, {**shape, **{n: canonical(args[n]) for n in names}})
-    return await cache.get_or_compute(key, policy.reads, compute)
+    key = None
+    if policy is not None:
+        shape = {"@single": True} if route.single else {}  # /rpc/f and a single-row route
+        key = app[CACHE].key(function.name, {**shape, **{n: canonical(args[n]) for n in names}})
+    return Bound(
+        route=route,
+        function=function,
+        sql=sql,
+        values=[args[n] for n in names],
+        read_only=function.read_only and request.method == "GET",
+        timeout=function.option_int("timeout_ms", config.statement_timeout_ms) / 1000,
+        key=key,
+        tables=policy.reads if policy else (),
+    )
 
 
 STREAM_OVER = 256 * 1024  # bytes; larger bodies go out in slices

@@ -99,6 +99,8 @@ class Catalogue:
         self.version = version
         # SQL text per call shape, built once (gateway.calls.statement)
         self.statements: dict[tuple[object, ...], tuple[Function, str]] = {}
+        # GET calls bound once per route, caller and URL (gateway.calls.Bound)
+        self.calls: dict[tuple[object, ...], Any] = {}
 
     @classmethod
     async def load(cls, connection: asyncpg.Connection | asyncpg.Pool) -> Catalogue:
@@ -112,6 +114,7 @@ class Catalogue:
         self.functions = other.functions
         self.version = other.version
         self.statements = {}
+        self.calls = {}
 
     def companion(self, name: str | None) -> Function | None:
         """A function named by an @http option (valid_until=, total=); it must exist."""
