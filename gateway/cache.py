@@ -115,6 +115,9 @@ class Cache:
         local_bytes: int = 0,
     ) -> None:
         self.client = client
+        # EVALSHA, falling back to EVAL once after a script flush or a Redis restart
+        self._evict_script = client.register_script(EVICT_SCRIPT) if client else None
+        self._count_script = client.register_script(COUNT_SCRIPT) if client else None
         self.prefix = prefix
         self.max_ttl = max_ttl
         self.retry_after = retry_after
@@ -369,8 +372,8 @@ class Cache:
 
     async def _evict(self, table: str) -> None:
         try:
-            if self.client is not None:
-                await self.client.eval(EVICT_SCRIPT, 1, self.deps_key(table))
+            if self._evict_script is not None:
+                await self._evict_script(keys=[self.deps_key(table)])
         except REDIS_ERRORS as error:
             self._redis_failed(error, lost_eviction=True)
 
@@ -449,9 +452,8 @@ class Cache:
             names = list(added)
             ttl = max(ttl for _, ttl, _ in batch)
             try:
-                totals = await self.client.eval(
-                    COUNT_SCRIPT, len(names), *names, ttl, *added.values()
-                )
+                assert self._count_script is not None
+                totals = await self._count_script(keys=names, args=[ttl, *added.values()])
             except BaseException as error:
                 settle(waiters, None)  # nobody waits forever: unknown means "allowed"
                 if not isinstance(error, REDIS_ERRORS):
