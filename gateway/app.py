@@ -101,7 +101,6 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         prefix=config.cache_prefix,
         max_ttl=config.cache_max_ttl,
         retry_after=config.redis_retry_after,
-        local_bytes=int(config.cache_local_mb * 1024 * 1024),
     )
     cache.version = app[CATALOGUE].version
     app[CACHE] = cache

@@ -12,12 +12,7 @@ Freshness rules:
 - a burst of identical reads shares one Redis GET, and a burst of identical misses runs the
   function once (single flight). A read joins only a GET sent after every eviction it must
   see had completed: reads are grouped by key and by the eviction counts of their tables;
-- a result computed while an eviction of its tables arrived is not stored;
-- a result this gateway computed is also kept in its memory (CACHE_LOCAL_MB), under the same
-  key and the eviction counts it was computed under: a later read with the same counts (the
-  barrier made them current) is served without asking Redis. A NOTIFY moves the counts, so an
-  evicted entry is never served from memory either; entries other gateways stored are read
-  from Redis only (one of them might land after this gateway's eviction ran).
+- a result computed while an eviction of its tables arrived is not stored.
 """
 
 from __future__ import annotations
@@ -85,16 +80,6 @@ class Result:
 
 
 Compute = Callable[[], Awaitable[Result]]
-Slot = tuple[str, tuple[int, ...]]  # a key and the eviction counts of its tables
-
-
-@dataclass(frozen=True)
-class Local:
-    """A result kept in memory, and when it expires (time.time())."""
-
-    result: Result
-    expires: float
-    tables: tuple[str, ...]
 
 
 def settle(waiters: list[asyncio.Future[T]], value: T) -> None:
@@ -112,7 +97,6 @@ class Cache:
         prefix: str,
         max_ttl: int,
         retry_after: float,
-        local_bytes: int = 0,
     ) -> None:
         self.client = client
         # EVALSHA, falling back to EVAL once after a script flush or a Redis restart
@@ -132,15 +116,8 @@ class Cache:
         # reads waiting for the GET of their (key, stamp) that is on its way
         self.reads: dict[tuple[str, tuple[int, ...]], list[asyncio.Future[Result | None]]] = {}
         self.redis_reads = 0  # GETs really sent (tests, metrics)
-        # results computed here, in least recently used order: served to reads of the same
-        # key and stamp (also while on their way into Redis); bounded by local_bytes, except
-        # for a result still on its way
-        self.local: dict[Slot, Local] = {}
-        self.local_by_table: defaultdict[str, set[Slot]] = defaultdict(set)
-        self.local_bytes = local_bytes
-        self.local_size = 0
-        self.local_hits = 0  # reads served from memory (tests, metrics)
-        self._landing: set[Slot] = set()  # kept whatever the budget until the store ends
+        # results on their way into Redis, served to reads of the same key and stamp meanwhile
+        self.storing: dict[tuple[str, tuple[int, ...]], Result] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         # stores on their way, per table read: an eviction of the table waits for them
         self.store_tasks: defaultdict[str, set[asyncio.Task[None]]] = defaultdict(set)
@@ -206,13 +183,9 @@ class Cache:
     async def _read(self, key: str, stamp: tuple[int, ...]) -> Result | None:
         """GET the entry, sharing the GET with the reads of the same key and stamp: the same
         stamp means the same evictions, all completed before that GET was sent."""
-        kept = self.local.get((key, stamp))
-        if kept is not None:  # computed here after the evictions this read must see
-            if kept.expires > time.time():
-                self.local_hits += 1
-                self.local[(key, stamp)] = self.local.pop((key, stamp))  # most recently used
-                return kept.result
-            self._forget((key, stamp))
+        landing = self.storing.get((key, stamp))
+        if landing is not None:  # computed after the evictions this read must see
+            return landing
         loop = asyncio.get_running_loop()
         read: asyncio.Future[Result | None] = loop.create_future()  # its own: see barrier
         waiting = self.reads.get((key, stamp))
@@ -265,78 +238,32 @@ class Cache:
             raise
         finally:
             self.flights.pop(flight_key, None)
-        expires = self._expires(result)
-        if store and self._stamp(tables) == stamp and expires is not None:
-            # the caller does not wait for Redis (megabytes take milliseconds); reads of the
-            # same key and stamp get this result from memory, until it lands and after
-            self._keep((key, stamp), Local(result, expires, tables), landing=True)
-            task = self._spawn(self._store_then_settle(key, tables, result, stamp))
+        if store and self._stamp(tables) == stamp:
+            # the caller does not wait for Redis (megabytes take milliseconds); until the
+            # entry has landed, reads of the same key and stamp get this result from memory
+            self.storing[(key, stamp)] = result
+            task = self._spawn(self._store_then_forget(key, tables, result, stamp))
             for table in tables:
                 self.store_tasks[table].add(task)
                 task.add_done_callback(self.store_tasks[table].discard)
         return result
 
-    def _expires(self, result: Result) -> float | None:
-        """When an entry of this result expires (time.time()); None when it is not kept."""
-        now = time.time()
-        expires = now + self.max_ttl
-        if result.valid_until is not None:
-            expires = min(expires, result.valid_until)
-        return expires if expires - now >= 0.001 else None
-
-    def _keep(self, slot: Slot, kept: Local, *, landing: bool) -> None:
-        self._forget(slot)
-        self.local[slot] = kept
-        self.local_size += len(kept.result.body)
-        for table in kept.tables:
-            self.local_by_table[table].add(slot)
-        if landing:
-            self._landing.add(slot)
-        self._trim()
-
-    def _forget(self, slot: Slot) -> None:
-        kept = self.local.pop(slot, None)
-        if kept is None:
-            return
-        self.local_size -= len(kept.result.body)
-        self._landing.discard(slot)
-        for table in kept.tables:
-            self.local_by_table[table].discard(slot)
-
-    def _trim(self) -> None:
-        """Drop the least recently used results until the budget holds (those still on
-        their way into Redis stay: readers of their slot have nowhere else to get them)."""
-        while self.local_size > self.local_bytes:
-            oldest = next((slot for slot in self.local if slot not in self._landing), None)
-            if oldest is None:
-                return
-            self._forget(oldest)
-
-    def forget_local(self) -> None:
-        """Drop every result kept in memory."""
-        self.local.clear()
-        self.local_by_table.clear()
-        self._landing.clear()
-        self.local_size = 0
-
-    async def _store_then_settle(
+    async def _store_then_forget(
         self, key: str, tables: tuple[str, ...], result: Result, stamp: tuple[int, ...]
     ) -> None:
         try:
             await self._store(key, tables, result, stamp)
         finally:
-            self._landing.discard((key, stamp))
-            if self._stamp(tables) != stamp:
-                self._forget((key, stamp))  # evicted meanwhile: nobody can read it any more
-            self._trim()
+            self.storing.pop((key, stamp), None)
 
     async def _store(
         self, key: str, tables: tuple[str, ...], result: Result, stamp: tuple[int, ...]
     ) -> None:
-        expires = self._expires(result)
-        if expires is None or self.client is None or self._stamp(tables) != stamp:
+        ttl = float(self.max_ttl)
+        if result.valid_until is not None:
+            ttl = min(ttl, result.valid_until - time.time())
+        if ttl < 0.001 or self.client is None or self._stamp(tables) != stamp:
             return
-        ttl = expires - time.time()
         try:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.hset(key, mapping={"h": result.head(), "b": result.body})
@@ -357,8 +284,6 @@ class Cache:
         """A write to `table` committed. Count it now (results being computed are then
         not stored) and drop every entry that read it."""
         self.table_evictions[table] += 1
-        for slot in self.local_by_table.pop(table, set()):
-            self._forget(slot)
         task = asyncio.get_running_loop().create_task(self._evict(table))
         pending = self.pending_evictions[table]
         pending.add(task)
@@ -400,19 +325,16 @@ class Cache:
             except REDIS_ERRORS as error:
                 self._redis_failed(error)
                 return False
-            self.forget_local()
             self.needs_flush = False
             log.info("cache flushed: evictions may have been missed")
             return True
 
     def listener_lost(self) -> None:
-        self.forget_local()
         self.listening = False
         self.needs_flush = True
         self.generation += 1
 
     def listener_ready(self) -> None:
-        self.forget_local()
         self.generation += 1
         self.needs_flush = True
         self.listening = True

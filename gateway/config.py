@@ -35,7 +35,6 @@ class Config:
     redis_timeout: float = 0.25
     redis_retry_after: float = 1.0
     cache_max_ttl: int = 3600
-    cache_local_mb: int = 32
     max_rows: int = 10000
     cache_barrier: bool = True
     jwt_secret: str | None = None
@@ -129,7 +128,6 @@ class Config:
             redis_timeout=float(number("REDIS_TIMEOUT", 0.25, float, 0.01)),
             redis_retry_after=float(number("REDIS_RETRY_AFTER", 1.0, float, 0.0)),
             cache_max_ttl=int(number("CACHE_MAX_TTL", 3600, minimum=1)),
-            cache_local_mb=int(number("CACHE_LOCAL_MB", 32, minimum=0)),
             max_rows=int(number("MAX_ROWS", 10000, minimum=1)),
             cache_barrier=flag("CACHE_BARRIER", True),
             jwt_secret=secret,

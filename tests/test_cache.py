@@ -6,7 +6,6 @@ import asyncio
 import os
 import shutil
 import signal
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 
 from gateway import migrate as migrate_module
 from gateway.app import LISTENER, init_app
-from gateway.cache import Local, Result
+from gateway.cache import Result
 from gateway.keys import CACHE
 from gateway.migrate import apply_functions
 from gateway.routes import ROUTES, Route
@@ -242,8 +241,6 @@ async def test_new_function_layer_version_changes_the_key(
 async def test_a_burst_of_hits_shares_redis_reads(client) -> None:
     cache = client.app[CACHE]
     assert (await get(client))[0] in {"MISS", "HIT"}
-    await asyncio.sleep(0.1)  # the store lands
-    cache.forget_local()  # as if another gateway had computed the entry
     before = cache.redis_reads
     results = await asyncio.gather(*(get(client) for _ in range(40)))
     assert {status for status, _ in results} == {"HIT"}
@@ -265,57 +262,3 @@ async def test_an_eviction_during_the_store_drops_the_entry(client) -> None:
     await cache._store(key, tables, Result(b"1"), fresh)
     assert await cache.client.exists(key) == 1
     await cache.client.unlink(key)
-
-
-async def test_hits_of_results_computed_here_come_from_memory(client, database_url: str) -> None:
-    cache = client.app[CACHE]
-    status, body = await get(client)
-    assert status == "MISS"
-    reads, local = cache.redis_reads, cache.local_hits
-    for _ in range(3):
-        assert await get(client) == ("HIT", body)
-    assert cache.redis_reads == reads and cache.local_hits == local + 3
-    psql(
-        database_url,
-        "insert into data.users (name, created_at) values ('n', now() - interval '40 days')",
-    )
-    status, fresh = await get(client)  # the NOTIFY dropped the copy in memory too
-    assert status == "MISS" and total(fresh) == total(body) + 1
-    assert await get(client) == ("HIT", fresh)
-    assert cache.local_hits == local + 4
-
-
-async def test_memory_copies_expire_with_their_entry(client) -> None:
-    cache = client.app[CACHE]
-    key = cache.key("test_expiry", {"n": 1})
-    computed = 0
-
-    async def compute() -> Result:
-        nonlocal computed
-        computed += 1
-        return Result(str(computed).encode(), valid_until=time.time() + 0.3)
-
-    tables = ("users",)
-    assert (await cache.get_or_compute(key, tables, compute))[1] == "MISS"
-    result, status = await cache.get_or_compute(key, tables, compute)
-    assert (status, result.body) == ("HIT", b"1")
-    await asyncio.sleep(0.4)  # past valid_until: gone from Redis and from memory
-    result, status = await cache.get_or_compute(key, tables, compute)
-    assert (status, result.body) == ("MISS", b"2")
-
-
-async def test_memory_budget_holds(aiohttp_client, database_url: str, redis_url: str, db) -> None:
-    client = await aiohttp_client(
-        init_app(make_config(database_url, redis_url, CACHE_LOCAL_MB="0"))
-    )
-    cache = client.app[CACHE]
-    assert (await get(client))[0] == "MISS"
-    await wait_until(lambda: not cache.local)  # kept only until it landed in Redis
-    reads = cache.redis_reads
-    assert (await get(client))[0] == "HIT"
-    assert cache.redis_reads == reads + 1 and cache.local_size == 0
-    one = Result(b"x" * 600_000)
-    cache.local_bytes = 1_000_000
-    for n in range(3):
-        cache._keep((f"k{n}", (0,)), Local(one, time.time() + 60, ("users",)), landing=False)
-    assert list(cache.local) == [("k2", (0,))] and cache.local_size == 600_000
