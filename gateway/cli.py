@@ -107,7 +107,14 @@ def command_serve(config: Config) -> None:
         port=config.port,
         print=None,
         shutdown_timeout=10,
+        # aiohttp's default, 128, overflowed when a few hundred clients connected at once:
+        # the kernel dropped their SYNs, and each retried after 1 s, then 3 s (ListenDrops
+        # in `nstat`; wrk counted it as timeouts). The kernel caps it at net.core.somaxconn.
+        backlog=LISTEN_BACKLOG,
     )
+
+
+LISTEN_BACKLOG = 2048
 
 
 async def tune_gc(_app: web.Application) -> None:
