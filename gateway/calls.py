@@ -312,9 +312,9 @@ async def stream(
     response = web.StreamResponse(status=status, headers=headers)
     response.content_type = "application/json"
     response.content_length = len(body)
-    await response.prepare(request)
     view = memoryview(body)
     try:
+        await response.prepare(request)
         for start in range(0, len(body), SLICE):
             await response.write(view[start : start + SLICE])
         await response.write_eof()
