@@ -22,7 +22,7 @@ from aiohttp import web
 from gateway import logs
 from gateway.config import Config, ConfigError
 from gateway.migrate import MigrationError, apply_functions, migrate
-from gateway.servers import EmbeddedPostgres, EmbeddedRedis, pg_tool
+from gateway.servers import EmbeddedPostgres, EmbeddedRedis, pg_tool, tune_malloc
 
 log = logging.getLogger("gateway.cli")
 
@@ -99,6 +99,7 @@ def command_serve(config: Config) -> None:
 
     print(f"serving on http://{config.host}:{config.port}", flush=True)
     uvloop.install()  # libuv's event loop: measurably more requests per second than asyncio's
+    tune_malloc()  # megabyte bodies reuse freed memory instead of fresh pages from the kernel
     app = init_app(config)
     app.on_startup.append(tune_gc)
     web.run_app(

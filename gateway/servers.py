@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import os
 import pwd
@@ -31,6 +32,22 @@ MALLOC_TUNING = {
     "MALLOC_TRIM_THRESHOLD_": str(256 * 1024 * 1024),
     "MALLOC_TOP_PAD_": str(16 * 1024 * 1024),
 }
+MALLOPT = {"MALLOC_TRIM_THRESHOLD_": -1, "MALLOC_TOP_PAD_": -2, "MALLOC_MMAP_THRESHOLD_": -3}
+
+
+def tune_malloc() -> bool:
+    """The same settings for this process, through mallopt (glibc reads the environment only
+    at start); nothing when one of them is set in the environment or the C library is not
+    glibc. True when applied."""
+    if any(name in os.environ for name in MALLOC_TUNING):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    return all(mallopt(MALLOPT[name], int(value)) == 1 for name, value in MALLOC_TUNING.items())
 
 
 def _pg_bin(name: str) -> str:

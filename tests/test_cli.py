@@ -74,3 +74,17 @@ def assert_port_closed(port: int) -> None:
     with socket.socket() as probe:
         probe.settimeout(1)
         assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
+
+
+def test_malloc_tuning_applies_unless_the_environment_sets_it() -> None:
+    # mallopt answers 1 for each setting it took; a setting in the environment wins, since
+    # glibc read it at start (gateway.servers.tune_malloc)
+    script = "from gateway.servers import tune_malloc; print(tune_malloc())"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    applied = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True
+    )
+    assert applied.stdout.strip() == "True", applied.stderr
+    env["MALLOC_TOP_PAD_"] = "0"
+    left = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert left.stdout.strip() == "False", left.stderr
