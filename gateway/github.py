@@ -92,6 +92,7 @@ class GitHub:
         self._remaining: int | None = None
         self._reset: float = 0.0
         self._in_flight = 0
+        self._answered = asyncio.Event()  # set (and replaced) each time a request ends
 
     def url(self, path: str) -> str:
         return self.settings.api_url.rstrip("/") + path
@@ -131,14 +132,28 @@ class GitHub:
 
     async def _budget(self) -> None:
         """Reserve room in the primary limit for one request, waiting for the reset when the
-        requests in flight already use what is left (released in _send)."""
-        while self._remaining is not None and self._remaining - self._in_flight <= 0:
+        requests in flight already use what is left (released in _send). While the room is
+        unknown (at the start, or after a reset) one request goes alone: its answer tells."""
+        while True:
+            if self._remaining is None:
+                if self._in_flight == 0:
+                    break
+                await self._answered.wait()  # the answer of the request that went alone
+                continue
+            if self._remaining - self._in_flight > 0:
+                break
             left = self._reset - self.clock.now().timestamp()
             if left <= 0:
                 self._remaining = None  # a new window: the next answer tells
-                break
+                continue
             await self._wait(left + 1, "primary rate limit")
         self._in_flight += 1  # no await since the check: no other request got in between
+
+    def _release(self) -> None:
+        """A request reserved by _budget ended (its limits, if any, are noted)."""
+        self._in_flight -= 1
+        answered, self._answered = self._answered, asyncio.Event()
+        answered.set()
 
     async def get(self, path_or_url: str) -> tuple[Any, str]:
         """GET JSON, conditionally: a 304 returns the stored body. Returns (data, Link header);
@@ -212,7 +227,7 @@ class GitHub:
                     body = await response.text()
                     return response.status, response.headers, body
             finally:
-                self._in_flight -= 1
+                self._release()
 
     async def pages(self, path: str) -> list[Any]:
         """Every item of a paginated list, following Link rel="next" (per_page=100)."""

@@ -97,6 +97,23 @@ async def test_answers_out_of_order_never_raise_the_remaining_budget(make_github
     assert (github._remaining, github._reset) == (24, 4600.0)
 
 
+async def test_while_the_room_is_unknown_one_request_goes_alone(make_github) -> None:
+    # After a reset (or at the start) the budget is unknown until an answer tells it: a run saw
+    # 4 requests over the limit when every waiting request went ahead at once.
+    github = make_github()
+    await github._budget()  # goes alone
+    second = asyncio.ensure_future(github._budget())
+    await asyncio.sleep(0.05)
+    assert not second.done()
+    github._note_limits({"X-RateLimit-Remaining": "1", "X-RateLimit-Reset": "99999999999"})
+    github._release()
+    await asyncio.wait_for(second, 1)  # the answer left room for one more
+    third = asyncio.ensure_future(github._budget())
+    await asyncio.sleep(0.05)
+    assert not third.done()  # that one is in flight: no room left until the reset
+    third.cancel()
+
+
 async def test_secondary_limit_and_5xx_are_waited_out(github_fake, make_github, pool) -> None:
     fake, _ = github_fake
     await track(pool, fake, "octocat", 10)
