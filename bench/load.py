@@ -322,7 +322,8 @@ async def sql_baseline(pg_url: str, function: str, argument_sets: list[dict[str,
         times = []
         for arguments in argument_sets[:2] + argument_sets:
             started = time.perf_counter()
-            await connection.fetchrow(sql, *(arguments[n] for n in names))
+            rows = await connection.fetch(sql, *(arguments[n] for n in names))
+            "".join(row["body"] for row in rows).encode()  # as the gateway joins parts
             times.append((time.perf_counter() - started) * 1000)
         return statistics.median(times[2:])
     finally:
@@ -448,7 +449,7 @@ async def stats_rows(
     say(f"/v1/users/{ACCOUNT}/stats: {stats.describe()}")
     check("/v1/users/{id}/stats", stats, {"MISS"})
     calls = [{"account_id": ACCOUNT, "date_from": d, "date_to": last} for d in starts[:SQL_STATS]]
-    alone = await sql_baseline(pg_url, "github_account_stats", calls)
+    alone = await sql_baseline(pg_url, "github_account_stats_parts", calls)
     name = f"GET /v1/users/{{id}}/stats uncached, {REPOS * DAYS:,} rows, p50 / same SQL"
     return [row(name, stats.p50, "ms", alone, ("figure", "<=", 50))]
 

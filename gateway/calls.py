@@ -100,7 +100,12 @@ def call_sql(
     call = call_of(function, names)
     # rows as records (objects in JSON), even with a single column; else the values
     rows = f"(select * from {call}) r" if function.columns else f"{call} r"
-    if function.returns_set and single:
+    if function.in_parts:  # one body in pieces, joined in order by execute()
+        body = (
+            f"select r.part::text as body, false as truncated"
+            f" from {call} with ordinality as r (part, n) where r.part is not null order by r.n"
+        )
+    elif function.returns_set and single:
         body = f"select (select to_json(r) from {rows} limit 1)::text as body, false as truncated"
     elif function.returns_set:
         body = (
@@ -116,8 +121,10 @@ def call_sql(
         body = f"select to_json({call})::text as body, false as truncated"
     validity = call_of(valid_until, names) if valid_until else "null::timestamptz"
     count = f"({call_of(total, names)})::bigint" if total else "null::bigint"
+    # companions as scalar subqueries: evaluated once, also when the body comes in parts
     return (
-        f"select q.body, q.truncated, {validity} as valid_until, {count} as total from ({body}) q"
+        f"select q.body, q.truncated, (select {validity}) as valid_until,"
+        f" (select {count}) as total from ({body}) q"
     )
 
 
@@ -180,16 +187,27 @@ async def execute(
     async with asyncio.timeout(config.db_timeout):
         connection = await pool.acquire()
     try:
-        row = await connection.fetchrow(sql, *values, timeout=seconds)
+        rows = await connection.fetch(sql, *values, timeout=seconds)
     except TimeoutError:  # asyncpg cancelled the statement
         raise ApiError(504, "the call took too long and was cancelled", code="57014") from None
     finally:
         await pool.release(connection, timeout=config.db_timeout)
-    assert row is not None
-    body = row["body"]  # bytes on the read-only pool (see gateway.app.text_as_bytes)
-    if isinstance(body, str):
-        body = body.encode()
-    return Result(body, _epoch(row["valid_until"]), row["truncated"], row["total"])
+    # one row, or the parts of one body (Function.in_parts); bytes on the read-only pool
+    # (see gateway.app.text_as_bytes)
+    parts = [row["body"] for row in rows]
+    if not parts:  # a function in parts that returned none
+        parts = [b"null"]
+    if isinstance(parts[0], str):
+        body = "".join(parts).encode()
+    else:
+        body = parts[0] if len(parts) == 1 else b"".join(parts)
+    row = rows[0] if rows else None
+    return Result(
+        body,
+        _epoch(row["valid_until"]) if row else None,
+        row["truncated"] if row else False,
+        row["total"] if row else None,
+    )
 
 
 def auth_level(route: Route, function: Function) -> str:

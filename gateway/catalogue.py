@@ -76,6 +76,11 @@ class Function:
     def read_only(self) -> bool:
         return self.volatility != "volatile"
 
+    @property
+    def in_parts(self) -> bool:
+        """Returns setof api.json_text: one JSON body in pieces, to be joined in order."""
+        return self.returns_set and self.return_type == JSON_TEXT
+
     @functools.cached_property  # read on every request; a Function never changes
     def cache(self) -> CachePolicy | None:
         if "cache" not in self.options:

@@ -106,6 +106,8 @@ def row_schema(columns: tuple[Column, ...]) -> JSON:
 
 
 def result_schema(function: Function) -> JSON:
+    if function.in_parts:  # pieces of one body
+        return type_schema(JSON_TEXT)
     if function.columns:
         item = row_schema(function.columns)
     elif function.return_type == "void":

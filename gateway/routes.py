@@ -105,7 +105,7 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/v1/users/{id}", "github_account_delete",
           "Stop tracking an account; delete its statistics", auth="admin", args=ACCOUNT_ID,
           status=204, tag="github"),
-    Route("GET", "/v1/users/{id}/stats", "github_account_stats",
+    Route("GET", "/v1/users/{id}/stats", "github_account_stats_parts",
           "Daily repository statistics of an account", auth="operator", args=ACCOUNT_ID,
           tag="github"),
     # repository traffic, for owners (X-API-Token)

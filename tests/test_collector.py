@@ -276,6 +276,9 @@ async def test_stats_with_date_filters_and_delete(v1, pool) -> None:
         (r, d.isoformat()) for r, d in rows
     ]
     assert set(body["stats"][0]) == {"repo_id", "date", "stargazers", "forks", "watchers"}
+    # the route sends the function's parts joined; psql gets the same text in one value
+    raw = await (await client.get(path, headers=client.admin)).read()
+    assert raw.decode() == await pool.fetchval("select api.github_account_stats($1)", account)
     window = await (await client.get(path, params={"date_from": "2026-01-02", "date_to": "2026-01-02"},
                                      headers=client.admin)).json()  # fmt: skip
     assert [s["date"] for s in window["stats"]] == ["2026-01-02", "2026-01-02"]

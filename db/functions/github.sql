@@ -74,16 +74,16 @@ comment on function api.github_account_delete(bigint) is
 $$Stop tracking an account and delete its statistics; 404 when it is not tracked.
 @http auth=admin$$;
 
-create or replace function api.github_account_stats(
+create or replace function api.github_account_stats_parts(
   account_id bigint, date_from date default null, date_to date default null)
-returns api.json_text
+returns setof api.json_text
 language plpgsql
 stable
 set search_path = pg_catalog
+set work_mem = '32MB'  -- return query keeps the ~6 MB of parts in memory, not in a temp file
 as $$
 declare
   head text;
-  result text;
 begin
   if date_from > date_to then
     raise sqlstate 'PT400' using message = 'date_from is later than date_to', detail = 'date_from';
@@ -92,51 +92,72 @@ begin
          || ',"stats":['
   into head
   from data.github_accounts a
-  where a.id = github_account_stats.account_id;
+  where a.id = github_account_stats_parts.account_id;
   if head is null then
     raise sqlstate 'PT404' using message = 'user not found';
   end if;
+  -- One part per repository (about 30 kB for a year), in order: a single value of 6 MB was
+  -- copied several times on its way out (the aggregate, the assignment, the return, the
+  -- output function), each copy into fresh memory; the gateway joins the parts once.
   -- The snapshots come pre-rendered per repository and month (data.github_stat_months); a
-  -- month the dates cut through is rendered here from its snapshots. One string_agg over
-  -- input already in order builds the whole text: the head goes before the first month, the
-  -- closing brackets after the last (copying megabytes once more costs more than this).
-  select string_agg(
-           case when c.n = 1 then head else '' end || c.body
-           || case when c.last then ']}' else '' end,
-           ',' order by c.repo_id, c.month)
-  into result
-  from (
-    select b.repo_id, b.month, b.body, row_number() over w as n,
-           lead(b.month) over w is null as last
+  -- month the dates cut through is rendered here from its snapshots.
+  return query
+    select (case when row_number() over (order by x.repo_id) = 1 then head else ',' end
+            || x.body)::api.json_text
     from (
-      select m.repo_id, m.month,
-             case
-               when (date_from is null or date_from <= m.first_day)
-                    and (date_to is null or date_to >= m.last_day) then m.body
-               else (select string_agg(data.github_stat_json(s.repo_id, s.day, s.stargazers,
-                                                             s.forks, s.watchers),
-                                       ',' order by s.day)
-                     from data.github_repo_stats s
-                     where s.repo_id = m.repo_id
-                       and s.day >= m.month and s.day < m.month + interval '1 month'
-                       and (date_from is null or s.day >= date_from)
-                       and (date_to is null or s.day <= date_to))
-             end as body
+      select m.repo_id,
+             string_agg(case when f.partial then p.body else m.body end, ','
+                        order by m.month) as body
       from data.github_repos r
       join data.github_stat_months m on m.repo_id = r.id
-      where r.account_id = github_account_stats.account_id
+      cross join lateral (
+        select not ((date_from is null or date_from <= m.first_day)
+                    and (date_to is null or date_to >= m.last_day)) as partial
+      ) f
+      left join lateral (
+        select string_agg(data.github_stat_json(s.repo_id, s.day, s.stargazers, s.forks,
+                                                s.watchers), ',' order by s.day) as body
+        from data.github_repo_stats s
+        where f.partial
+          and s.repo_id = m.repo_id
+          and s.day >= m.month and s.day < m.month + interval '1 month'
+          and (date_from is null or s.day >= date_from)
+          and (date_to is null or s.day <= date_to)
+      ) p on true
+      where r.account_id = github_account_stats_parts.account_id
         and (date_from is null or m.last_day >= date_from)
         and (date_to is null or m.first_day <= date_to)
-    ) b
-    where b.body is not null  -- a month with no snapshot between the dates
-    window w as (order by b.repo_id, b.month)
-  ) c;
-  return coalesce(result, head || ']}');
+      group by m.repo_id
+    ) x
+    where x.body is not null  -- a repository with no snapshot between the dates
+    order by x.repo_id;
+  if not found then
+    return next head::api.json_text;
+  end if;
+  return next ']}'::api.json_text;
 end
+$$;
+comment on function api.github_account_stats_parts(bigint, date, date) is
+$$Daily snapshots (stargazers, forks, watchers = people watching) of every repository of a
+tracked account between date_from and date_to (inclusive, both optional), by repository then
+date: one JSON document in parts, to be joined in order (api.github_account_stats joins them).
+@http auth=operator cache=github_accounts,github_repos,github_repo_stats$$;
+
+create or replace function api.github_account_stats(
+  account_id bigint, date_from date default null, date_to date default null)
+returns api.json_text
+language sql
+stable
+set search_path = pg_catalog
+as $$
+  select string_agg(p.part, '' order by p.n)::api.json_text
+  from api.github_account_stats_parts(account_id, date_from, date_to)
+       with ordinality as p (part, n)
 $$;
 comment on function api.github_account_stats(bigint, date, date) is
 $$Daily snapshots (stargazers, forks, watchers = people watching) of every repository of a
-tracked account between date_from and date_to (inclusive, both optional), by repository then date.
+tracked account between date_from and date_to (inclusive, both optional), by repository then
+date, as one JSON document (`::json` it in psql).
 @http auth=operator cache=github_accounts,github_repos,github_repo_stats$$;
 
 create or replace function api.github_repos_sync(account_id bigint, day date, repos jsonb)
