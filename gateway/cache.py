@@ -5,7 +5,8 @@ Freshness rules:
 - writes: table triggers NOTIFY table_changed; the listener evicts every entry that
   read that table (Redis set "<prefix>:deps:<table>");
 - while the listener is down, or Redis failed to evict, the cache is bypassed and,
-  before it is used again, every entry under the prefix is dropped;
+  before it is used again, every entry under the prefix is dropped (rate-limit and login
+  counters stay);
 - a read first makes sure every NOTIFY committed before it has arrived (a shared round
   trip on the LISTEN connection, CACHE_BARRIER), then waits for the evictions under way
   of the tables it depends on;
@@ -133,7 +134,7 @@ class Cache:
         digest = hashlib.sha256(canonical).hexdigest()[:32]
         # "v2": entries are hashes (head, body); a gateway of the old format sharing this
         # Redis would meet WRONGTYPE on the other's keys
-        return f"{self.prefix}:v2:{self.version}:{function}:{digest}"
+        return f"{self.prefix}:v2:{self.version}:{function}:{digest}"  # flush() matches :v2:
 
     def deps_key(self, table: str) -> str:
         return f"{self.prefix}:deps:{table}"
@@ -314,14 +315,18 @@ class Cache:
             if stores:
                 await asyncio.wait(stores, timeout=self.retry_after)
             try:
+                # entries and their dependency sets only: rate-limit and login counters
+                # under the same prefix must survive (a flush reset them before)
                 batch: list[bytes] = []
-                async for name in self.client.scan_iter(match=f"{self.prefix}:*", count=1000):
-                    batch.append(name)
-                    if len(batch) >= 1000:
+                for pattern in (f"{self.prefix}:v2:*", f"{self.deps_key('')}*"):
+                    async for name in self.client.scan_iter(match=pattern, count=1000):
+                        batch.append(name)
+                        if len(batch) >= 1000:
+                            await self.client.unlink(*batch)
+                            batch.clear()
+                    if batch:
                         await self.client.unlink(*batch)
                         batch.clear()
-                if batch:
-                    await self.client.unlink(*batch)
             except REDIS_ERRORS as error:
                 self._redis_failed(error)
                 return False

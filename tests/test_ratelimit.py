@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 
 from gateway.app import init_app
+from gateway.keys import CACHE
 from tests.conftest import make_config
 from tests.servers import embedded_redis
 
@@ -63,3 +64,17 @@ async def test_without_redis_requests_are_served(aiohttp_client, database_url, d
         assert await burst(client, 8) == Counter({200: 5, 429: 3})
         redis.stop()
         assert await burst(client, 8) == Counter({200: 8})
+
+
+async def test_a_cache_flush_keeps_the_counts(aiohttp_client, database_url, redis_url, db) -> None:
+    # a flush drops cache entries (evictions may have been missed), not the counters that
+    # share the prefix: it used to reset them
+    config = make_config(
+        database_url, redis_url, RATE_LIMIT_PER_IP="5", RATE_LIMIT_WINDOW="3600", REDIS_TIMEOUT="2"
+    )
+    client = await aiohttp_client(init_app(config))
+    assert await burst(client, 3) == Counter({200: 3})
+    cache = client.app[CACHE]
+    cache.needs_flush = True
+    assert await cache.flush()
+    assert await burst(client, 4) == Counter({200: 2, 429: 2})
