@@ -83,6 +83,11 @@ class Result:
 Compute = Callable[[], Awaitable[Result]]
 
 
+AHEAD_MAX = 64  # most counts a rate-limit key takes from Redis in advance
+
+Counting = tuple[list[str], int, list[int] | None, "asyncio.Future[list[int] | None]"]
+
+
 def settle(waiters: list[asyncio.Future[T]], value: T) -> None:
     """Give every waiter still waiting the value (a cancelled one is left alone)."""
     for waiter in waiters:
@@ -122,7 +127,10 @@ class Cache:
         self._tasks: set[asyncio.Task[None]] = set()
         # stores on their way, per table read: an eviction of the table waits for them
         self.store_tasks: defaultdict[str, set[asyncio.Task[None]]] = defaultdict(set)
-        self._counts: list[tuple[list[str], int, asyncio.Future[list[int] | None]]] = []
+        self._counts: list[Counting] = []
+        # rate-limit counts taken from Redis in advance: key -> [counts left, expiry]
+        self._ahead: dict[str, list[float]] = {}
+        self.count_calls = 0  # count scripts sent (tests, metrics)
         self._counting: asyncio.Task[None] | None = None
         self.computations = 0  # how many times a function really ran (tests, metrics)
         self._flush_lock = asyncio.Lock()
@@ -352,35 +360,78 @@ class Cache:
         except REDIS_ERRORS:
             return False
 
-    async def count(self, keys: list[str], ttl: int) -> list[int] | None:
+    def take_ahead(self, keys: list[str]) -> bool:
+        """Count one request against counts taken from Redis in advance, if each key has one
+        left; False (nothing taken) otherwise."""
+        ahead = self._ahead
+        for key in keys:
+            left = ahead.get(key)
+            if left is None or left[0] < 1:
+                return False
+        for key in keys:
+            ahead[key][0] -= 1
+        return True
+
+    async def count(
+        self, keys: list[str], ttl: int, limits: list[int] | None = None
+    ) -> list[int] | None:
         """Add one to each counter (created with a ttl) and return the new values; None while
         Redis is unavailable. Concurrent calls are batched: one script adds up what arrived
-        while the previous batch was on its way, and each call still gets its own count."""
+        while the previous batch was on its way, and each call still gets its own count.
+        With limits (one per key), up to limit / 64 (at most 64) more are added in advance,
+        as far as the limit allows, for take_ahead to hand out without asking Redis."""
         if self.client is None or time.monotonic() < self.redis_down_until:
             return None
         counted: asyncio.Future[list[int] | None] = asyncio.get_running_loop().create_future()
-        self._counts.append((keys, ttl, counted))
+        self._counts.append((keys, ttl, limits, counted))
         if self._counting is None or self._counting.done():
             self._counting = asyncio.get_running_loop().create_task(self._count_batches())
         return await counted  # its own future: a cancelled caller cancels only this one
+
+    def _keep_ahead(
+        self,
+        names: list[str],
+        totals: list[int],
+        extra: dict[str, int],
+        limit_of: dict[str, int],
+        ttl: int,
+    ) -> None:
+        """Keep the counts a batch took in advance that are within their key's limit."""
+        now = time.time()
+        if len(self._ahead) > 10_000:  # keys of past windows
+            self._ahead = {k: v for k, v in self._ahead.items() if v[1] > now}
+        for name, total in zip(names, totals, strict=True):
+            taken = extra.get(name, 0)
+            if not taken:
+                continue
+            usable = min(taken, max(0, limit_of[name] - (int(total) - taken)))
+            if usable:
+                left = self._ahead.get(name)
+                self._ahead[name] = [(left[0] if left else 0) + usable, now + ttl]
 
     async def _count_batches(self) -> None:
         assert self.client is not None
         while self._counts:
             batch, self._counts = self._counts, []
-            waiters = [counted for _, _, counted in batch]
+            waiters = [counted for _, _, _, counted in batch]
             if time.monotonic() < self.redis_down_until:
                 settle(waiters, None)
                 continue
             added: dict[str, int] = {}
-            for keys, _, _ in batch:
-                for key in keys:
+            limit_of: dict[str, int] = {}
+            for keys, _, limits, _ in batch:
+                for i, key in enumerate(keys):
                     added[key] = added.get(key, 0) + 1
+                    if limits is not None:
+                        limit_of[key] = limits[i]
+            extra = {key: min(AHEAD_MAX, limit // AHEAD_MAX) for key, limit in limit_of.items()}
             names = list(added)
-            ttl = max(ttl for _, ttl, _ in batch)
+            ttl = max(ttl for _, ttl, _, _ in batch)
+            by = [added[name] + extra.get(name, 0) for name in names]
             try:
                 assert self._count_script is not None
-                totals = await self._count_script(keys=names, args=[ttl, *added.values()])
+                self.count_calls += 1
+                totals = await self._count_script(keys=names, args=[ttl, *by])
             except BaseException as error:
                 settle(waiters, None)  # nobody waits forever: unknown means "allowed"
                 if not isinstance(error, REDIS_ERRORS):
@@ -388,9 +439,11 @@ class Cache:
                 self._redis_failed(error)
                 continue
             last = {
-                name: int(total) - added[name] for name, total in zip(names, totals, strict=True)
+                name: int(total) - added[name] - extra.get(name, 0)
+                for name, total in zip(names, totals, strict=True)
             }
-            for keys, _, counted in batch:  # in arrival order, as single INCRs would have
+            self._keep_ahead(names, totals, extra, limit_of, ttl)
+            for keys, _, _, counted in batch:  # in arrival order, as single INCRs would have
                 values = []
                 for key in keys:
                     last[key] += 1

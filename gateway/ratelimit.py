@@ -2,6 +2,11 @@
 
 Fixed windows of RATE_LIMIT_WINDOW seconds; over the limit: 429 with Retry-After. While
 Redis is unavailable the limits are not enforced (requests are served, as the cache is).
+
+A count that goes to Redis also takes up to limit / 64 (at most 64) counts in advance, as far
+as the limit allows; the next requests of that key are counted against them in memory. The
+limit is never exceeded, across gateways too; with several gateways a client can be refused
+by one while another still holds counts taken for it (at most 64 per gateway and key).
 """
 
 from __future__ import annotations
@@ -46,7 +51,11 @@ async def check(request: web.Request) -> None:
             (f"{config.cache_prefix}:rl:tok:{token}:{index}", config.rate_limit_per_token)
         )
     if checks:
-        counts = await request.app[CACHE].count([key for key, _ in checks], window)
+        cache = request.app[CACHE]
+        keys = [key for key, _ in checks]
+        if cache.take_ahead(keys):  # counted in Redis already, by an earlier request's batch
+            return
+        counts = await cache.count(keys, window, [limit for _, limit in checks])
         if counts and any(n > limit for n, (_, limit) in zip(counts, checks, strict=True)):
             wait = max(1, int((index + 1) * window - time.time()) + 1)
             raise ApiError(

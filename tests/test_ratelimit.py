@@ -78,3 +78,44 @@ async def test_a_cache_flush_keeps_the_counts(aiohttp_client, database_url, redi
     cache.needs_flush = True
     assert await cache.flush()
     assert await burst(client, 4) == Counter({200: 2, 429: 2})
+
+
+async def test_counts_taken_ahead_keep_the_limit_exact(
+    aiohttp_client, database_url, redis_url, db
+) -> None:
+    # 640 a window: each count that goes to Redis takes 10 more in advance
+    config = make_config(
+        database_url,
+        redis_url,
+        RATE_LIMIT_PER_IP="640",
+        RATE_LIMIT_WINDOW="3600",
+        REDIS_TIMEOUT="2",
+    )
+    client = await aiohttp_client(init_app(config))
+    cache = client.app[CACHE]
+    statuses: Counter = Counter()
+    for _ in range(22):  # bursts of 30, one after another
+        statuses += await burst(client, 30)
+    assert statuses == Counter({200: 640, 429: 20})
+    assert cache.count_calls < 660 / 5  # most requests were counted in memory
+
+
+async def test_two_gateways_never_exceed_the_limit_together(
+    aiohttp_client, database_url, redis_url, db
+) -> None:
+    config = make_config(
+        database_url,
+        redis_url,
+        RATE_LIMIT_PER_IP="640",
+        RATE_LIMIT_WINDOW="3600",
+        REDIS_TIMEOUT="2",
+    )
+    one = await aiohttp_client(init_app(config))
+    two = await aiohttp_client(init_app(config))
+    statuses: Counter = Counter()
+    for _ in range(12):
+        statuses += await burst(one, 30)
+        statuses += await burst(two, 30)
+    assert statuses[200] + statuses[429] == 720
+    # never more than the limit; refused early by at most what the other one holds
+    assert 640 - 2 * 10 <= statuses[200] <= 640
