@@ -360,17 +360,17 @@ class Cache:
         except REDIS_ERRORS:
             return False
 
-    def take_ahead(self, keys: list[str]) -> bool:
-        """Count one request against counts taken from Redis in advance, if each key has one
-        left; False (nothing taken) otherwise."""
-        ahead = self._ahead
-        for key in keys:
-            left = ahead.get(key)
-            if left is None or left[0] < 1:
-                return False
-        for key in keys:
-            ahead[key][0] -= 1
-        return True
+    def take_ahead(self, keys: list[str]) -> list[int]:
+        """Count one request against counts taken from Redis in advance, key by key; return
+        the positions of the keys that had none left (to be counted in Redis)."""
+        missing = []
+        for i, key in enumerate(keys):
+            left = self._ahead.get(key)
+            if left is not None and left[0] >= 1:
+                left[0] -= 1
+            else:
+                missing.append(i)
+        return missing
 
     async def count(
         self, keys: list[str], ttl: int, limits: list[int] | None = None

@@ -52,11 +52,16 @@ async def check(request: web.Request) -> None:
         )
     if checks:
         cache = request.app[CACHE]
-        keys = [key for key, _ in checks]
-        if cache.take_ahead(keys):  # counted in Redis already, by an earlier request's batch
+        # keys with a count taken in advance are counted here; the others go to Redis (a
+        # key counted in Redis again while it still held counts would climb too fast)
+        missing = cache.take_ahead([key for key, _ in checks])
+        if not missing:
             return
-        counts = await cache.count(keys, window, [limit for _, limit in checks])
-        if counts and any(n > limit for n, (_, limit) in zip(counts, checks, strict=True)):
+        counted = [checks[i] for i in missing]
+        counts = await cache.count(
+            [key for key, _ in counted], window, [limit for _, limit in counted]
+        )
+        if counts and any(n > limit for n, (_, limit) in zip(counts, counted, strict=True)):
             wait = max(1, int((index + 1) * window - time.time()) + 1)
             raise ApiError(
                 429,
