@@ -93,6 +93,7 @@ class GitHub:
         self._reset: float = 0.0
         self._in_flight = 0
         self._answered = asyncio.Event()  # set (and replaced) each time a request ends
+        self._unlimited = False  # the last answer carried no rate-limit headers
 
     def url(self, path: str) -> str:
         return self.settings.api_url.rstrip("/") + path
@@ -109,13 +110,13 @@ class GitHub:
             headers["If-None-Match"] = etag
         return headers
 
-    def _note_limits(self, headers: Any) -> None:
+    def _note_limits(self, headers: Any) -> bool:
         """Keep the lowest X-RateLimit-Remaining seen in the newest window. Answers to
         concurrent requests arrive in any order: an older answer reports more room than is
         left, and taking it would let one request too many through."""
         remaining, reset = headers.get("X-RateLimit-Remaining"), headers.get("X-RateLimit-Reset")
         if remaining is None or not remaining.isdigit() or reset is None or not reset.isdigit():
-            return
+            return False
         window = float(reset)
         if window > self._reset:
             self._remaining, self._reset = int(remaining), window
@@ -123,6 +124,7 @@ class GitHub:
             kept = self._remaining
             self._remaining = int(remaining) if kept is None else min(kept, int(remaining))
         # an answer from an earlier window says nothing about this one
+        return True
 
     async def _wait(self, seconds: float, why: str) -> None:
         seconds = max(seconds, 0.0)
@@ -136,7 +138,7 @@ class GitHub:
         unknown (at the start, or after a reset) one request goes alone: its answer tells."""
         while True:
             if self._remaining is None:
-                if self._in_flight == 0:
+                if self._in_flight == 0 or self._unlimited:
                     break
                 await self._answered.wait()  # the answer of the request that went alone
                 continue
@@ -216,18 +218,20 @@ class GitHub:
         return None  # e.g. no push access
 
     async def _send(self, url: str, etag: str | None) -> tuple[int, Any, str]:
-        async with self._slots:
-            try:
+        try:  # released also when cancelled while waiting for a slot
+            async with self._slots:
                 self.counters.requests += 1
                 timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
                 async with self.session.get(
                     url, headers=self._headers(etag), timeout=timeout
                 ) as response:
-                    self._note_limits(response.headers)
+                    noted = self._note_limits(response.headers)
+                    if response.status < 400:  # a server that reports no limits at all
+                        self._unlimited = not noted
                     body = await response.text()
                     return response.status, response.headers, body
-            finally:
-                self._release()
+        finally:
+            self._release()
 
     async def pages(self, path: str) -> list[Any]:
         """Every item of a paginated list, following Link rel="next" (per_page=100)."""
