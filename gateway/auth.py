@@ -68,10 +68,16 @@ async def _by_api_token(request: web.Request) -> Caller:
     token = request.headers.get("X-API-Token", "").strip()
     if not token:
         raise _unauthorized("missing API token: send it in the X-API-Token header", "X-API-Token")
-    row = await _lookup(request, "select * from api.account_by_token($1)", token)
-    if row is None:
+
+    async def look_up() -> Caller | None:
+        row = await _lookup(request, "select * from api.account_by_token($1)", token)
+        return Caller(row["id"], _text(row["role"]) or "") if row else None
+
+    key = ("token", hashlib.sha256(token.encode(errors="replace")).digest())
+    caller = await request.app[CACHE].remembered(key, "accounts", look_up)
+    if caller is None:
         raise _unauthorized("unknown API token", "X-API-Token")
-    return Caller(row["id"], _text(row["role"]))
+    return caller
 
 
 async def _by_jwt(request: web.Request) -> Caller:
@@ -90,8 +96,13 @@ async def _by_jwt(request: web.Request) -> Caller:
         account_id = int(claims["sub"])
     except (jwt.PyJWTError, ValueError):
         raise _unauthorized("invalid or expired token", 'Bearer error="invalid_token"') from None
-    row = await _lookup(request, "select api.account_role($1) as role", account_id)
-    role = _text(row["role"]) if row else None
+
+    async def look_up() -> str | None:
+        row = await _lookup(request, "select api.account_role($1) as role", account_id)
+        return _text(row["role"]) if row else None
+
+    # remembered until data.accounts changes: no pool connection for a known operator
+    role = await request.app[CACHE].remembered(("role", account_id), "accounts", look_up)
     if role not in OPERATOR_ROLES:  # deleted since the token was issued
         raise _unauthorized("invalid or expired token", 'Bearer error="invalid_token"')
     return Caller(account_id, role)

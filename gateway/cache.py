@@ -131,6 +131,9 @@ class Cache:
         # rate-limit counts taken from Redis in advance: key -> [counts left, expiry]
         self._ahead: dict[str, list[float]] = {}
         self.count_calls = 0  # count scripts sent (tests, metrics)
+        # small look-ups (auth) remembered with the eviction counts of the table they read
+        self.memo: dict[object, tuple[tuple[int, ...], object]] = {}
+        self.memo_hits = 0  # (tests, metrics)
         self._counting: asyncio.Task[None] | None = None
         self.computations = 0  # how many times a function really ran (tests, metrics)
         self._flush_lock = asyncio.Lock()
@@ -149,6 +152,25 @@ class Cache:
 
     def _stamp(self, tables: tuple[str, ...]) -> tuple[int, ...]:
         return (self.generation, *(self.table_evictions[t] for t in tables))
+
+    async def remembered(self, key: object, table: str, look_up: Callable[[], Awaitable[T]]) -> T:
+        """look_up()'s value, kept in memory until a write to `table` (its NOTIFY), with
+        the freshness of a cached result: the barrier first, then the table's eviction
+        count must be the one the value was looked up under. Without the listener or the
+        barrier (CACHE_BARRIER=off) it looks up every time."""
+        stamp = None
+        if self.listening and self.barrier is not None and await self.barrier():
+            stamp = self._stamp((table,))
+            kept = self.memo.get(key)
+            if kept is not None and kept[0] == stamp:
+                self.memo_hits += 1
+                return kept[1]  # type: ignore[return-value]
+        value = await look_up()
+        if stamp is not None and self._stamp((table,)) == stamp:
+            if len(self.memo) >= 10_000:
+                self.memo.clear()
+            self.memo[key] = (stamp, value)
+        return value
 
     async def _usable(self) -> bool:
         if self.client is None or not self.listening:

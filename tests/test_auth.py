@@ -16,6 +16,7 @@ import pytest
 
 from gateway.app import init_app
 from gateway.auth import hash_password, issue_token
+from gateway.keys import CACHE
 from gateway.routes import ROUTES, Route
 from tests.conftest import make_config, wait_until
 
@@ -179,7 +180,11 @@ async def test_token_of_a_deleted_account_is_refused(client, accounts) -> None:
     token = issue_token(make_config("x", None), other, "admin")
     headers = bearer(str(token["access_token"]))
     assert (await client.get("/admin/operators", headers=headers)).status == 200
-    await accounts.execute("select api.operator_delete($1)", other)
+    cache = client.app[CACHE]
+    hits = cache.memo_hits
+    assert (await client.get("/admin/operators", headers=headers)).status == 200
+    assert cache.memo_hits == hits + 1  # the role was remembered, not looked up again
+    await accounts.execute("select api.operator_delete($1)", other)  # NOTIFY accounts
     assert (await client.get("/admin/operators", headers=headers)).status == 401
     assert admin != other
 
