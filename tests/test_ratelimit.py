@@ -6,9 +6,16 @@ import asyncio
 from collections import Counter
 
 from gateway.app import init_app
+from gateway.config import Config
 from gateway.keys import CACHE
 from tests.conftest import make_config
 from tests.servers import embedded_redis
+
+
+def limited(database_url: str, redis_url: str, **settings: str) -> Config:
+    """Rate limits over an hour-long window; Redis may take 2 s (bursts on a busy machine)."""
+    defaults = {"RATE_LIMIT_WINDOW": "3600", "REDIS_TIMEOUT": "2"}
+    return make_config(database_url, redis_url, **{**defaults, **settings})
 
 
 async def burst(client, count: int, headers: dict[str, str] | None = None) -> Counter:
@@ -24,9 +31,7 @@ async def burst(client, count: int, headers: dict[str, str] | None = None) -> Co
 
 
 async def test_per_address_limit_under_load(aiohttp_client, database_url, redis_url, db) -> None:
-    config = make_config(
-        database_url, redis_url, RATE_LIMIT_PER_IP="50", RATE_LIMIT_WINDOW="3600", REDIS_TIMEOUT="2"
-    )
+    config = limited(database_url, redis_url, RATE_LIMIT_PER_IP="50")
     client = await aiohttp_client(init_app(config))
     statuses = await burst(client, 120)
     assert statuses == Counter({200: 50, 429: 70})
@@ -34,13 +39,7 @@ async def test_per_address_limit_under_load(aiohttp_client, database_url, redis_
 
 
 async def test_per_token_limit(aiohttp_client, database_url, redis_url, db) -> None:
-    config = make_config(
-        database_url,
-        redis_url,
-        RATE_LIMIT_PER_TOKEN="10",
-        RATE_LIMIT_WINDOW="3600",
-        REDIS_TIMEOUT="2",
-    )
+    config = limited(database_url, redis_url, RATE_LIMIT_PER_TOKEN="10")
     client = await aiohttp_client(init_app(config))
     first = await burst(client, 15, {"X-API-Token": "a" * 32})
     assert first == Counter({200: 10, 429: 5})
@@ -53,13 +52,7 @@ async def test_per_token_limit(aiohttp_client, database_url, redis_url, db) -> N
 
 async def test_without_redis_requests_are_served(aiohttp_client, database_url, db) -> None:
     with embedded_redis() as redis:
-        config = make_config(
-            database_url,
-            redis.url,
-            RATE_LIMIT_PER_IP="5",
-            RATE_LIMIT_WINDOW="3600",
-            REDIS_TIMEOUT="0.2",
-        )
+        config = limited(database_url, redis.url, RATE_LIMIT_PER_IP="5", REDIS_TIMEOUT="0.2")
         client = await aiohttp_client(init_app(config))
         assert await burst(client, 8) == Counter({200: 5, 429: 3})
         redis.stop()
@@ -69,9 +62,7 @@ async def test_without_redis_requests_are_served(aiohttp_client, database_url, d
 async def test_a_cache_flush_keeps_the_counts(aiohttp_client, database_url, redis_url, db) -> None:
     # a flush drops cache entries (evictions may have been missed), not the counters that
     # share the prefix: it used to reset them
-    config = make_config(
-        database_url, redis_url, RATE_LIMIT_PER_IP="5", RATE_LIMIT_WINDOW="3600", REDIS_TIMEOUT="2"
-    )
+    config = limited(database_url, redis_url, RATE_LIMIT_PER_IP="5")
     client = await aiohttp_client(init_app(config))
     assert await burst(client, 3) == Counter({200: 3})
     cache = client.app[CACHE]
@@ -84,13 +75,7 @@ async def test_counts_taken_ahead_keep_the_limit_exact(
     aiohttp_client, database_url, redis_url, db
 ) -> None:
     # 640 a window: each count that goes to Redis takes 10 more in advance
-    config = make_config(
-        database_url,
-        redis_url,
-        RATE_LIMIT_PER_IP="640",
-        RATE_LIMIT_WINDOW="3600",
-        REDIS_TIMEOUT="2",
-    )
+    config = limited(database_url, redis_url, RATE_LIMIT_PER_IP="640")
     client = await aiohttp_client(init_app(config))
     cache = client.app[CACHE]
     statuses: Counter = Counter()
@@ -103,13 +88,7 @@ async def test_counts_taken_ahead_keep_the_limit_exact(
 async def test_two_gateways_never_exceed_the_limit_together(
     aiohttp_client, database_url, redis_url, db
 ) -> None:
-    config = make_config(
-        database_url,
-        redis_url,
-        RATE_LIMIT_PER_IP="640",
-        RATE_LIMIT_WINDOW="3600",
-        REDIS_TIMEOUT="2",
-    )
+    config = limited(database_url, redis_url, RATE_LIMIT_PER_IP="640")
     one = await aiohttp_client(init_app(config))
     two = await aiohttp_client(init_app(config))
     statuses: Counter = Counter()
@@ -127,14 +106,7 @@ async def test_a_key_with_counts_left_is_not_counted_again(
     # An address with counts taken in advance, and tokens without: only the tokens go to
     # Redis. Counting the address again there made it climb ~11 per request (a review found
     # 161 of 640 requests refused under every limit).
-    config = make_config(
-        database_url,
-        redis_url,
-        RATE_LIMIT_PER_IP="640",
-        RATE_LIMIT_PER_TOKEN="128",
-        RATE_LIMIT_WINDOW="3600",
-        REDIS_TIMEOUT="2",
-    )
+    config = limited(database_url, redis_url, RATE_LIMIT_PER_IP="640", RATE_LIMIT_PER_TOKEN="128")
     client = await aiohttp_client(init_app(config))
     statuses: Counter = Counter()
     for _ in range(4):
