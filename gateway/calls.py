@@ -192,22 +192,16 @@ async def execute(
         raise ApiError(504, "the call took too long and was cancelled", code="57014") from None
     finally:
         await pool.release(connection, timeout=config.db_timeout)
-    # one row, or the parts of one body (Function.in_parts); bytes on the read-only pool
-    # (see gateway.app.text_as_bytes)
+    if not rows:  # a function in parts (Function.in_parts) that returned none
+        return Result(b"null")
+    # one row, or the parts of one body; bytes on the read-only pool (gateway.app.text_as_bytes)
     parts = [row["body"] for row in rows]
-    if not parts:  # a function in parts that returned none
-        parts = [b"null"]
     if isinstance(parts[0], str):
         body = "".join(parts).encode()
     else:
         body = parts[0] if len(parts) == 1 else b"".join(parts)
-    row = rows[0] if rows else None
-    return Result(
-        body,
-        _epoch(row["valid_until"]) if row else None,
-        row["truncated"] if row else False,
-        row["total"] if row else None,
-    )
+    row = rows[0]
+    return Result(body, _epoch(row["valid_until"]), row["truncated"], row["total"])
 
 
 def auth_level(route: Route, function: Function) -> str:
