@@ -3,6 +3,8 @@
 Lines are written once per turn of the event loop (a burst of requests costs one write, not
 one per request), in the order they were logged: application records and access lines go
 through the same writer. Outside a running loop, and at exit, a line is written at once.
+An access line is kept as its values and formatted with the others of its turn, in one loop:
+formatting it in the middle of each request cost about twice as much (make bench, cache hit).
 """
 
 from __future__ import annotations
@@ -27,17 +29,38 @@ def _second(seconds: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
+def timestamp(created: float) -> str:
+    seconds = int(created)
+    return f"{_second(seconds)}.{int((created - seconds) * 1000):03d}Z"
+
+
 def line(created: float, level: str, logger: str, msg: str, fields: Mapping[str, Any]) -> str:
     """One log line: time, level, logger and message, then the fields, as compact JSON."""
-    seconds = int(created)
-    entry = {
-        "ts": f"{_second(seconds)}.{int((created - seconds) * 1000):03d}Z",
-        "level": level,
-        "logger": logger,
-        "msg": msg,
-        **fields,
-    }
+    entry = {"ts": timestamp(created), "level": level, "logger": logger, "msg": msg, **fields}
     return orjson.dumps(entry, default=str).decode()
+
+
+# an access line's values: time, logger, method, path, status, seconds taken, X-Cache, address
+Access = tuple[float, str, str, str, int, float, "str | None", "str | None"]
+
+
+def access_line(entry: Access) -> str:
+    """The line of line(created, "info", logger, "request", fields), built in one go."""
+    created, logger, method, path, status, seconds, cache, remote = entry
+    return orjson.dumps(
+        {
+            "ts": timestamp(created),
+            "level": "info",
+            "logger": logger,
+            "msg": "request",
+            "method": method,
+            "path": path,
+            "status": status,
+            "ms": round(seconds * 1000, 2),
+            "cache": cache,
+            "remote": remote,
+        }
+    ).decode()
 
 
 class LineWriter:
@@ -45,12 +68,12 @@ class LineWriter:
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
-        self._lines: list[str] = []
+        self._lines: list[str | Access] = []  # access lines as their values
         self._scheduled: asyncio.AbstractEventLoop | None = None  # the loop that will flush
         # reentrant: a finalizer run by the garbage collector inside write() may log too
         self._lock = threading.RLock()
 
-    def write(self, line: str) -> None:
+    def write(self, line: str | Access) -> None:
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:  # no loop in this thread
@@ -73,8 +96,9 @@ class LineWriter:
             self._scheduled = None
             if not self._lines:
                 return
-            text = "\n".join(self._lines) + "\n"
+            lines = [x if isinstance(x, str) else access_line(x) for x in self._lines]
             self._lines.clear()
+            text = "\n".join(lines) + "\n"
             stream = self.stream or sys.stderr
             try:
                 stream.write(text)
@@ -132,15 +156,9 @@ class AccessLogger(AbstractAccessLogger):
         token = request.match_info.get("token") if request.match_info else None
         if token:  # owner pages carry the API token in the URL: never log it
             path = path.replace(token, "***")
-        fields = {
-            "method": request.method,
-            "path": path,
-            "status": response.status,
-            "ms": round(time * 1000, 2),
-            "cache": response.headers.get("X-Cache"),
-            "remote": request.remote,
-        }
-        self.writer.write(line(_now(), "info", self.logger.name, "request", fields))
+        cache = response.headers.get("X-Cache")
+        values = (_now(), self.logger.name, request.method, path, response.status, time, cache)
+        self.writer.write((*values, request.remote))
 
 
 _now = time.time
