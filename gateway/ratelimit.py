@@ -45,27 +45,28 @@ async def check(request: web.Request) -> None:
         checks.append(
             (f"{config.cache_prefix}:rl:ip:{request.remote}:{index}", config.rate_limit_per_ip)
         )
-    token = credential(request)
-    if token and config.rate_limit_per_token:
-        checks.append(
-            (f"{config.cache_prefix}:rl:tok:{token}:{index}", config.rate_limit_per_token)
-        )
-    if checks:
-        cache = request.app[CACHE]
-        # keys with a count taken in advance are counted here; the others go to Redis (a
-        # key counted in Redis again while it still held counts would climb too fast)
-        missing = cache.take_ahead([key for key, _ in checks])
-        if not missing:
-            return
-        counted = [checks[i] for i in missing]
-        counts = await cache.count(
-            [key for key, _ in counted], window, [limit for _, limit in counted]
-        )
-        if counts and any(n > limit for n, (_, limit) in zip(counts, counted, strict=True)):
-            wait = max(1, int((index + 1) * window - time.time()) + 1)
-            raise ApiError(
-                429,
-                "too many requests; slow down",
-                code="PGRST429",
-                headers={"Retry-After": str(wait)},
+    headers = request.headers
+    if config.rate_limit_per_token and ("X-API-Token" in headers or "Authorization" in headers):
+        token = credential(request)
+        if token:
+            checks.append(
+                (f"{config.cache_prefix}:rl:tok:{token}:{index}", config.rate_limit_per_token)
             )
+    if not checks:
+        return
+    cache = request.app[CACHE]
+    # keys with a count taken in advance are counted here; the others go to Redis (a key
+    # counted in Redis again while it still held counts would climb too fast)
+    missing = cache.take_ahead([key for key, _ in checks])
+    if not missing:
+        return
+    counted = [checks[i] for i in missing]
+    counts = await cache.count([key for key, _ in counted], window, [limit for _, limit in counted])
+    if counts and any(n > limit for n, (_, limit) in zip(counts, counted, strict=True)):
+        wait = max(1, int((index + 1) * window - time.time()) + 1)
+        raise ApiError(
+            429,
+            "too many requests; slow down",
+            code="PGRST429",
+            headers={"Retry-After": str(wait)},
+        )
