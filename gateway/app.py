@@ -80,9 +80,6 @@ async def postgres_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[POOL].close()
 
 
-REDIS_READ_SIZE = 1024 * 1024
-
-
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     client = None
@@ -97,9 +94,6 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
             socket_timeout=config.redis_timeout,
             socket_connect_timeout=config.redis_timeout,
             retry=Retry(NoBackoff(), 0),  # a failure means bypass, at once: no retries
-            # with hiredis parsing, reads of up to 1 MB: a 6 MB entry took 19-20 ms of the
-            # gateway's CPU to read with 64 kB reads, 11 ms this way
-            socket_read_size=REDIS_READ_SIZE,
         )
         client = aioredis.Redis(connection_pool=pool)
     cache = Cache(
