@@ -347,25 +347,6 @@ async def server_version(url: str) -> str:
         await connection.close()
 
 
-async def start_gateway(pg_url: str, redis_url: str, port: int) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        **{"DATABASE_URL": pg_url, "REDIS_URL": redis_url, "APP_TIMEZONE": "UTC"},
-        **{"HOST": "127.0.0.1", "PORT": str(port), "DATA_DIR": str(DATA_DIR)},
-        # all requests come from one address and one JWT: limits that are counted in Redis
-        # on every request, as in production, but never reached
-        **{"RATE_LIMIT_PER_IP": str(10**9), "RATE_LIMIT_PER_TOKEN": str(10**9)},
-    }
-    with (DATA_DIR / "gateway.log").open("wb") as log:
-        return await asyncio.create_subprocess_exec(
-            *(str(Path(sys.executable).with_name("gateway")), "run"),
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=log,
-            start_new_session=True,  # stopped by us, after the requests, not by Ctrl-C
-        )
-
-
 async def run(
     pg_url: str, redis_url: str | None, info: dict[str, Any]
 ) -> tuple[list[dict], str | None]:
@@ -378,7 +359,7 @@ async def run(
         return collector, None
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    gateway = await start_gateway(pg_url, redis_url, port)
+    gateway = await gateway_load.start_gateway(pg_url, redis_url, port, DATA_DIR)
     connection = await asyncpg.connect(pg_url)
     try:
         medians: dict[str, float] = {}
@@ -397,7 +378,7 @@ async def run(
                 if label == "1M":
                     say("the gateway under load (wrk)")
                     under_load = await gateway_load.rows(
-                        pg_url, base, gateway.pid, prepared, DATA_DIR
+                        pg_url, redis_url, base, gateway.pid, prepared, DATA_DIR
                     )
                     # beyond 1M only registrations and inserts are measured; keeping the
                     # name search index (GiST) up to date adds about 50 s per million users

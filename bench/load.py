@@ -6,7 +6,9 @@ the load comes from one address and one JWT) and against bench/bare.py (one proc
 - Cache hit: GET /stats/registrations with a fixed as_of, X-Cache HIT on every response,
   against bare aiohttp answering the same JSON from memory; requests/s and p99 at 64
   connections, each side warmed for 1 s then run twice for 3 s, alternated. Goal: gateway /
-  bare at least 0.7.
+  bare at least 0.7. Alongside, without a goal: a second gateway (`gateway serve`) with the
+  access log and the rate limits off (LOG_LEVEL=WARNING, RATE_LIMIT_PER_IP=0,
+  RATE_LIMIT_PER_TOKEN=0), like the bare handler, which logs nothing: what those two cost.
 - Generic call: GET /rpc/bench_ping (api.bench_ping(), a stable `select 1` created for the
   bench; uncached: X-Cache BYPASS) against aiohttp + asyncpg running `select api.bench_ping()`
   on a pool of the gateway's default size (2 to 10); the same way. Goal: at least 0.8.
@@ -210,16 +212,15 @@ def check(name: str, load: Load, cache: set[str]) -> None:
         raise RuntimeError(f"{name}: {load.describe()}; expected X-Cache {sorted(cache)}")
 
 
-async def compare(urls: tuple[str, str], work: Path) -> tuple[Load, Load]:
-    """Gateway and baseline, each warmed for 1 s, then twice RUN_SECONDS, alternated."""
+async def compare(urls: tuple[str, ...], work: Path) -> list[Load]:
+    """Each side warmed for 1 s, then twice RUN_SECONDS, in turn, the second time backwards."""
     for url in urls:
         await wrk(url, 1, CONNECTIONS, work)
     runs: dict[str, list[Load]] = {url: [] for url in urls}
     for order in (urls, urls[::-1]):
         for url in order:
             runs[url].append(await wrk(url, RUN_SECONDS, CONNECTIONS, work))
-    gateway, bare = (sum(runs[url][1:], runs[url][0]) for url in urls)
-    return gateway, bare
+    return [sum(runs[url][1:], runs[url][0]) for url in urls]
 
 
 @dataclass(frozen=True)
@@ -285,6 +286,59 @@ async def log_in(session: aiohttp.ClientSession, base: str, password: str) -> st
         if response.status != 200:
             raise RuntimeError(f"POST /auth/token: {response.status} {await response.text()}")
         return str((await response.json())["access_token"])
+
+
+async def start_gateway(
+    pg_url: str,
+    redis_url: str,
+    port: int,
+    work: Path,
+    command: str = "run",
+    **settings: str,
+) -> asyncio.subprocess.Process:
+    """`gateway run` (or `gateway serve`: the same server, without migrating first and without
+    the collector), its log in work/gateway.log (gateway-<command>.log for serve)."""
+    env = {
+        **os.environ,
+        **{"DATABASE_URL": pg_url, "REDIS_URL": redis_url, "APP_TIMEZONE": "UTC"},
+        **{"HOST": "127.0.0.1", "PORT": str(port), "DATA_DIR": str(work)},
+        # all requests come from one address and one JWT: limits that are counted in Redis
+        # on every request, as in production, but never reached
+        **{"RATE_LIMIT_PER_IP": str(10**9), "RATE_LIMIT_PER_TOKEN": str(10**9)},
+        **settings,
+    }
+    name = "gateway.log" if command == "run" else f"gateway-{command}.log"
+    with (work / name).open("wb") as log:
+        return await asyncio.create_subprocess_exec(
+            *(str(Path(sys.executable).with_name("gateway")), command),
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,  # stopped by us, after the requests, not by Ctrl-C
+        )
+
+
+# what a gateway without the access log and the rate limits is told: the like-for-like
+# comparison with the bare handler (which logs nothing), to show what those two cost
+LEAN = {"LOG_LEVEL": "WARNING", "RATE_LIMIT_PER_IP": "0", "RATE_LIMIT_PER_TOKEN": "0"}
+
+
+async def start_lean(
+    session: aiohttp.ClientSession, pg_url: str, redis_url: str, registrations: str, work: Path
+) -> tuple[asyncio.subprocess.Process, str]:
+    """A second gateway (`gateway serve`, LEAN settings) on the same PostgreSQL and Redis."""
+    port = free_port()
+    # `gateway serve` does not generate a development secret as `gateway run` does; this one
+    # serves a public route only
+    secret = os.environ.get("JWT_SECRET") or secrets.token_urlsafe(48)
+    process = await start_gateway(pg_url, redis_url, port, work, "serve", **LEAN, JWT_SECRET=secret)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await wait_for(session, f"{base}{registrations}", f"gateway serve ({work})", process)
+    except BaseException:
+        await stop(process)
+        raise
+    return process, base
 
 
 async def start_bare(
@@ -360,7 +414,7 @@ async def sample_rss(pid: int, samples: list[tuple[float, float]]) -> None:
 
 
 async def rows(
-    pg_url: str, base: str, gateway_pid: int, prepared: Prepared, work: Path
+    pg_url: str, redis_url: str, base: str, gateway_pid: int, prepared: Prepared, work: Path
 ) -> list[dict[str, Any]]:
     """Every row of this module, at the current table size (1M users)."""
     as_of = (dt.datetime.now(dt.UTC) - dt.timedelta(days=30)).replace(microsecond=0)
@@ -375,9 +429,15 @@ async def rows(
         if year != REPOS * DAYS:
             raise RuntimeError(f"the statistics hold {year} rows, not {REPOS * DAYS}")
         bare, bare_base = await start_bare(session, body, pg_url, work)
+        try:
+            lean, lean_base = await start_lean(session, pg_url, redis_url, registrations, work)
+        except BaseException:
+            await stop(bare)
+            raise
     try:
-        result = await against_bare(base, bare_base, registrations, work)
+        result = await against_bare(base, bare_base, lean_base, registrations, work)
     finally:
+        await stop(lean)
         await stop(bare)
     numbers = random.Random("names").sample(range(10_000, 100_000), 40_000)
     result += await search_rows(pg_url, base, token, numbers[:5_000], work)
@@ -389,22 +449,25 @@ async def rows(
 
 
 async def against_bare(
-    base: str, bare_base: str, registrations: str, work: Path
+    base: str, bare_base: str, lean_base: str, registrations: str, work: Path
 ) -> list[dict[str, Any]]:
-    """Cache hit and generic call: requests/s and p99 of the gateway and of bench.bare."""
-    hit_gateway, hit_bare = await compare(
-        (f"{base}{registrations}", f"{bare_base}{registrations}"), work
+    """Cache hit and generic call: requests/s and p99 of the gateway and of bench.bare; the
+    cache hit also of the gateway without access log and rate limits (LEAN)."""
+    hit_gateway, hit_bare, hit_lean = await compare(
+        tuple(f"{side}{registrations}" for side in (base, bare_base, lean_base)), work
     )
     rpc_gateway, rpc_bare = await compare((f"{base}{PING}", f"{bare_base}{PING}"), work)
     for name, load in (
         ("cache hit, gateway", hit_gateway),
         ("cache hit, bare aiohttp", hit_bare),
+        ("cache hit, gateway without access log and rate limits", hit_lean),
         (f"{PING}, gateway", rpc_gateway),
         (f"{PING}, aiohttp + asyncpg", rpc_bare),
     ):
         say(f"{name}: {load.describe()}")
     check("cache hit, gateway", hit_gateway, {"HIT"})
     check("cache hit, bare", hit_bare, {"none"})
+    check("cache hit, lean gateway", hit_lean, {"HIT"})
     check(f"{PING}, gateway", rpc_gateway, {"BYPASS"})
     check(f"{PING}, bare", rpc_bare, {"none"})
     hit = f"cache hit GET /stats/registrations, {CONNECTIONS} connections"
@@ -413,6 +476,8 @@ async def against_bare(
         row(f"{hit}, gateway / bare aiohttp", hit_gateway.rate, "req/s", hit_bare.rate,
             ("ratio", ">=", 0.7)),
         row(f"{hit}, p99", hit_gateway.p99, "ms", hit_bare.p99),
+        row(f"{hit}, gateway without access log and rate limits / bare aiohttp",
+            hit_lean.rate, "req/s", hit_bare.rate),
         row(f"{rpc}, gateway / aiohttp + asyncpg", rpc_gateway.rate, "req/s", rpc_bare.rate,
             ("ratio", ">=", 0.8)),
         row(f"{rpc}, p99", rpc_gateway.p99, "ms", rpc_bare.p99),
