@@ -21,7 +21,16 @@ from gateway.catalogue import Catalogue
 from gateway.config import Config, ConfigError
 from gateway.errors import Handler, error_response
 from gateway.github import GitHub, Settings
-from gateway.keys import CACHE, CATALOGUE, CONFIG, GITHUB, POOL, READ_POOL, ROUTES_KEY
+from gateway.keys import (
+    CACHE,
+    CATALOGUE,
+    CONFIG,
+    GITHUB,
+    POOL,
+    READ_POOL,
+    ROUTES_KEY,
+    VERIFIED,
+)
 from gateway.listener import Listener
 from gateway.logs import AccessLogger
 from gateway.routes import ROUTES, Route
@@ -217,6 +226,7 @@ def init_app(config: Config, routes: tuple[Route, ...] = ROUTES) -> web.Applicat
     )
     app[CONFIG] = config
     app[ROUTES_KEY] = routes
+    app[VERIFIED] = {}
     app.cleanup_ctx.extend([postgres_ctx, redis_ctx, listener_ctx, github_ctx])
     docs.setup(app)
     pages.setup(app)

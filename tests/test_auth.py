@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -16,7 +17,7 @@ import pytest
 
 from gateway.app import init_app
 from gateway.auth import hash_password, issue_token
-from gateway.keys import CACHE
+from gateway.keys import CACHE, VERIFIED
 from gateway.routes import ROUTES, Route
 from tests.conftest import make_config, wait_until
 
@@ -356,3 +357,17 @@ async def test_gateway_admin_cli(client, accounts, database_url: str) -> None:
     assert (await login(client, "root", "other-pw"))[0] == 401
     missing = admin_cli(database_url, "delete-user", "root")
     assert missing.returncode == 1 and "no operator" in missing.stderr
+
+
+async def test_a_verified_token_is_still_refused_once_expired(client, accounts) -> None:
+    # a token's signature and claims are verified once; its expiry is checked every time
+    admin = await make_operator(accounts, "alice", "admin")
+    now = int(time.time())
+    token = forged({"sub": str(admin), "role": "admin", "iat": now, "exp": now + 2})
+    assert (await client.get("/admin/operators", headers=bearer(token))).status == 200
+    assert (await client.get("/admin/operators", headers=bearer(token))).status == 200
+    assert token in client.app[VERIFIED]
+    await asyncio.sleep(now + 2.2 - time.time())  # past its expiry
+    response = await client.get("/admin/operators", headers=bearer(token))
+    assert response.status == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
