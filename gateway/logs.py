@@ -63,6 +63,19 @@ def access_line(entry: Access) -> str:
     ).decode()
 
 
+def _access_text(entry: Access) -> str:
+    """access_line, also for values orjson refuses (a path with lone surrogates, which
+    aiohttp's pure-Python parser makes of undecodable bytes): those are escaped."""
+    try:
+        return access_line(entry)
+    except (TypeError, ValueError):
+        escaped = [
+            x.encode("utf-8", "backslashreplace").decode() if isinstance(x, str) else x
+            for x in entry
+        ]
+        return access_line(tuple(escaped))  # type: ignore[arg-type]
+
+
 class LineWriter:
     """Collects lines and writes them in one go, soon after, from the event loop."""
 
@@ -96,9 +109,9 @@ class LineWriter:
             self._scheduled = None
             if not self._lines:
                 return
-            lines = [x if isinstance(x, str) else access_line(x) for x in self._lines]
-            self._lines.clear()
-            text = "\n".join(lines) + "\n"
+            pending, self._lines = self._lines, []
+            text = "\n".join([x if isinstance(x, str) else _access_text(x) for x in pending])
+            text += "\n"
             stream = self.stream or sys.stderr
             try:
                 stream.write(text)

@@ -47,3 +47,20 @@ async def test_no_secret_reaches_the_logs(
     for secret in (token, jwt, "s3cret-pw", "wrong-pw-123"):
         assert not [line for line in lines if secret in line], secret
     await db.execute("delete from data.accounts")
+
+
+def test_an_access_line_orjson_refuses_is_escaped_not_lost(monkeypatch) -> None:
+    # aiohttp's pure-Python parser turns undecodable bytes of a path into lone surrogates,
+    # which orjson refuses: that line is written escaped, and the lines around it as well
+    written = io.StringIO()
+    monkeypatch.setattr(WRITER, "stream", written)
+    WRITER.write("before")
+    WRITER.write((0.0, "aiohttp.access", "GET", "/a\udcffb", 400, 0.001, None, "127.0.0.1"))
+    WRITER.write("after")
+    WRITER.flush()
+    before, access, after = written.getvalue().splitlines()
+    assert (before, after) == ("before", "after")
+    assert json.loads(access)["path"] == "/a\\udcffb"
+    WRITER.write("next")
+    WRITER.flush()
+    assert written.getvalue().splitlines()[-1] == "next"
