@@ -117,7 +117,7 @@ def _account_of(app: web.Application, token: str) -> int:
             options={"require": ["exp", "iat", "sub"]},
         )
         account_id, expires = int(claims["sub"]), float(claims["exp"])
-    except (jwt.PyJWTError, ValueError, TypeError):
+    except (jwt.PyJWTError, ValueError, TypeError, OverflowError):  # exp of 10**400
         raise _unauthorized("invalid or expired token", 'Bearer error="invalid_token"') from None
     if len(verified) >= VERIFIED_MAX:
         verified.clear()
