@@ -437,8 +437,10 @@ async def rows(
     try:
         result = await against_bare(base, bare_base, lean_base, registrations, work)
     finally:
-        await stop(lean)
-        await stop(bare)
+        try:
+            await stop(lean)
+        finally:
+            await stop(bare)
     numbers = random.Random("names").sample(range(10_000, 100_000), 40_000)
     result += await search_rows(pg_url, base, token, numbers[:5_000], work)
     result += await stats_rows(pg_url, base, token, prepared.last_day, work)
