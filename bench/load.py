@@ -332,13 +332,7 @@ async def start_lean(
     # serves a public route only
     secret = os.environ.get("JWT_SECRET") or secrets.token_urlsafe(48)
     process = await start_gateway(pg_url, redis_url, port, work, "serve", **LEAN, JWT_SECRET=secret)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await wait_for(session, f"{base}{registrations}", f"gateway serve ({work})", process)
-    except BaseException:
-        await stop(process)
-        raise
-    return process, base
+    return await answering(session, process, port, registrations, f"gateway serve ({work})")
 
 
 async def start_bare(
@@ -354,9 +348,21 @@ async def start_bare(
             stderr=log,
             start_new_session=True,
         )
+    return await answering(session, process, port, PING, f"bench.bare ({work}/bare.log)")
+
+
+async def answering(
+    session: aiohttp.ClientSession,
+    process: asyncio.subprocess.Process,
+    port: int,
+    path: str,
+    what: str,
+) -> tuple[asyncio.subprocess.Process, str]:
+    """The process and its base URL once GET path answers 200 there; stopped if it never
+    does."""
     base = f"http://127.0.0.1:{port}"
     try:
-        await wait_for(session, f"{base}{PING}", f"bench.bare ({work}/bare.log)", process)
+        await wait_for(session, f"{base}{path}", what, process)
     except BaseException:
         await stop(process)
         raise
