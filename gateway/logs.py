@@ -29,14 +29,16 @@ def _second(seconds: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
-def timestamp(created: float) -> str:
-    seconds = int(created)
-    return f"{_second(seconds)}.{int((created - seconds) * 1000):03d}Z"
-
-
 def line(created: float, level: str, logger: str, msg: str, fields: Mapping[str, Any]) -> str:
     """One log line: time, level, logger and message, then the fields, as compact JSON."""
-    entry = {"ts": timestamp(created), "level": level, "logger": logger, "msg": msg, **fields}
+    seconds = int(created)
+    entry = {
+        "ts": f"{_second(seconds)}.{int((created - seconds) * 1000):03d}Z",
+        "level": level,
+        "logger": logger,
+        "msg": msg,
+        **fields,
+    }
     return orjson.dumps(entry, default=str).decode()
 
 
@@ -45,22 +47,16 @@ Access = tuple[float, str, str, str, int, float, "str | None", "str | None"]
 
 
 def access_line(entry: Access) -> str:
-    """The line of line(created, "info", logger, "request", fields), built in one go."""
     created, logger, method, path, status, seconds, cache, remote = entry
-    return orjson.dumps(
-        {
-            "ts": timestamp(created),
-            "level": "info",
-            "logger": logger,
-            "msg": "request",
-            "method": method,
-            "path": path,
-            "status": status,
-            "ms": round(seconds * 1000, 2),
-            "cache": cache,
-            "remote": remote,
-        }
-    ).decode()
+    fields = {
+        "method": method,
+        "path": path,
+        "status": status,
+        "ms": round(seconds * 1000, 2),
+        "cache": cache,
+        "remote": remote,
+    }
+    return line(created, "info", logger, "request", fields)
 
 
 def _access_text(entry: Access) -> str:
