@@ -45,13 +45,11 @@ async def check(request: web.Request) -> None:
         checks.append(
             (f"{config.cache_prefix}:rl:ip:{request.remote}:{index}", config.rate_limit_per_ip)
         )
-    headers = request.headers
-    if config.rate_limit_per_token and ("X-API-Token" in headers or "Authorization" in headers):
-        token = credential(request)
-        if token:
-            checks.append(
-                (f"{config.cache_prefix}:rl:tok:{token}:{index}", config.rate_limit_per_token)
-            )
+    token = credential(request) if config.rate_limit_per_token else None
+    if token:
+        checks.append(
+            (f"{config.cache_prefix}:rl:tok:{token}:{index}", config.rate_limit_per_token)
+        )
     if not checks:
         return
     cache = request.app[CACHE]
