@@ -3,10 +3,11 @@
 Fixed windows of RATE_LIMIT_WINDOW seconds; over the limit: 429 with Retry-After. While
 Redis is unavailable the limits are not enforced (requests are served, as the cache is).
 
-A count that goes to Redis also takes up to limit / 64 (at most 64) counts in advance, as far
-as the limit allows; the next requests of that key are counted against them in memory. The
-limit is never exceeded, across gateways too; with several gateways a client can be refused
-by one while another still holds counts taken for it (at most 64 per gateway and key).
+A count that goes to Redis also takes up to limit / 64 (at most 1,024) counts in advance, as
+far as the limit allows; the next requests of that key are counted against them in memory.
+The limit is never exceeded, across gateways too; with several gateways a client can be
+refused by one while another still holds counts taken for it (at most limit / 64 per gateway
+and key).
 """
 
 from __future__ import annotations

@@ -113,3 +113,18 @@ async def test_a_key_with_counts_left_is_not_counted_again(
         for token in range(10):
             statuses += await burst(client, 10, {"X-API-Token": f"{token:032d}"})
     assert statuses == Counter({200: 400})  # 40 per token, 400 from the address
+
+
+async def test_a_high_limit_goes_to_redis_once_per_thousand_requests(
+    aiohttp_client, database_url, redis_url, db
+) -> None:
+    # 1,000,000 a window: each count in Redis takes 1,024 more in advance. At most 64 made the
+    # requests of a busy address wait for a count script every 64 (make bench, cache hit).
+    config = limited(database_url, redis_url, RATE_LIMIT_PER_IP="1000000")
+    client = await aiohttp_client(init_app(config))
+    cache = client.app[CACHE]
+    statuses: Counter = Counter()
+    for _ in range(30):  # bursts of 30, one after another
+        statuses += await burst(client, 30)
+    assert statuses == Counter({200: 900})
+    assert cache.count_calls <= 2  # the first burst's, and one refill after 1,024 more
