@@ -160,7 +160,7 @@ async def listener_ctx(app: web.Application) -> AsyncIterator[None]:
     listener = Listener(config.database_url, app[CACHE], reload, timeout=config.db_timeout)
     app[LISTENER] = listener
     if config.cache_barrier:
-        app[CACHE].barrier = listener.barrier
+        app[CACHE].after_barrier = listener.after_barrier
     task = asyncio.create_task(listener.run())
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(listener.connected.wait(), config.db_timeout)

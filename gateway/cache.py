@@ -19,6 +19,8 @@ Freshness rules:
 from __future__ import annotations
 
 import asyncio
+import enum
+import functools
 import hashlib
 import logging
 import time
@@ -111,6 +113,27 @@ def settle(waiters: list[asyncio.Future[T]], value: T) -> None:
             waiter.set_result(value)
 
 
+# registers a callback for the end of the next barrier round trip (Listener.after_barrier)
+AfterBarrier = Callable[[Callable[[bool], None]], None]
+
+
+async def barrier(after_barrier: AfterBarrier) -> bool:
+    """Wait for the end of the next barrier round trip: False when freshness is unknown."""
+    waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    after_barrier(lambda ok: settle([waiter], ok))  # its own future: see settle
+    return await waiter
+
+
+class Detour(enum.Enum):
+    """Why a read was not answered by a GET sent at the end of the barrier."""
+
+    SKIP_CACHE = "skip"  # the barrier failed, or Redis did: compute and do not store
+    LONG_WAY = "long way"  # evictions under way, Redis down or to be flushed first
+
+
+Found = Result | None | Detour
+
+
 class Cache:
     def __init__(
         self,
@@ -137,7 +160,7 @@ class Cache:
         self.pending_evictions: defaultdict[str, set[asyncio.Task[None]]] = defaultdict(set)
         self.flights: dict[tuple[str, tuple[int, ...]], asyncio.Future[Result]] = {}
         # reads waiting for the GET of their (key, stamp) that is on its way
-        self.reads: dict[tuple[str, tuple[int, ...]], list[asyncio.Future[Result | None]]] = {}
+        self.reads: dict[tuple[str, tuple[int, ...]], list[asyncio.Future[Found]]] = {}
         self.redis_reads = 0  # GETs really sent (tests, metrics)
         # results on their way into Redis, served to reads of the same key and stamp meanwhile
         self.storing: dict[tuple[str, tuple[int, ...]], Result] = {}
@@ -154,8 +177,8 @@ class Cache:
         self._counting: asyncio.Task[None] | None = None
         self.computations = 0  # how many times a function really ran (tests, metrics)
         self._flush_lock = asyncio.Lock()
-        # waits until the evictions of writes committed before the call are known
-        self.barrier: Callable[[], Awaitable[bool]] | None = None
+        # calls back once the evictions of writes committed before the call are known
+        self.after_barrier: AfterBarrier | None = None
 
     def key(self, function: str, args: dict[str, object]) -> str:
         canonical = orjson.dumps(args, option=orjson.OPT_SORT_KEYS, default=str)
@@ -176,7 +199,7 @@ class Cache:
         count must be the one the value was looked up under. Without the listener or the
         barrier (CACHE_BARRIER=off) it looks up every time."""
         stamp = None
-        if self.listening and self.barrier is not None and await self.barrier():
+        if self.listening and self.after_barrier is not None and await barrier(self.after_barrier):
             stamp = self._stamp((table,))
             kept = self.memo.get(key)
             if kept is not None and kept[0] == stamp:
@@ -209,8 +232,48 @@ class Cache:
         self, key: str, tables: tuple[str, ...], compute: Compute
     ) -> tuple[Result, str]:
         """Return the cached result or compute it once for all concurrent callers."""
-        if self.barrier is not None and self.listening and not await self.barrier():
-            return await self._single_flight(key, tables, compute, store=False), BYPASS
+        read: asyncio.Future[Found] = asyncio.get_running_loop().create_future()
+        if self.after_barrier is not None and self.listening:
+            # the barrier and the GET it lets through as one wait: a hit is resumed once
+            self.after_barrier(functools.partial(self._read_after_barrier, key, tables, read))
+        else:
+            read.set_result(Detour.LONG_WAY)
+        try:
+            found = await read
+            if found is Detour.LONG_WAY:
+                found = await self._read_the_long_way(key, tables)
+        except REDIS_ERRORS as error:
+            self._redis_failed(error)
+            found = Detour.SKIP_CACHE
+        if isinstance(found, Result):
+            return found, HIT
+        if found is None:
+            return await self._single_flight(key, tables, compute, store=True), MISS
+        return await self._single_flight(key, tables, compute, store=False), BYPASS
+
+    def _read_after_barrier(
+        self, key: str, tables: tuple[str, ...], read: asyncio.Future[Found], ok: bool
+    ) -> None:
+        """Run at the end of the barrier round trip: join or send the GET of the key under
+        the eviction counts of now, or send the read the long way."""
+        if read.done():  # its request was cancelled
+            return
+        if not ok:
+            read.set_result(Detour.SKIP_CACHE)
+        elif (
+            self.client is None
+            or not self.listening
+            or self.needs_flush
+            or time.monotonic() < self.redis_down_until
+            or any(self.pending_evictions[t] for t in tables)
+        ):
+            read.set_result(Detour.LONG_WAY)
+        else:
+            self._join_read(key, self._stamp(tables), read)
+
+    async def _read_the_long_way(self, key: str, tables: tuple[str, ...]) -> Found:
+        """After the barrier, or without one: wait for the evictions under way of the
+        tables, flush first if one is due, then read."""
         # what this read must see: the evictions known now (the barrier made sure those of
         # writes committed before the call are), and the counts that identify them
         stamp = self._stamp(tables)
@@ -218,31 +281,25 @@ class Cache:
         if evicting:  # bounded by the Redis timeout
             await asyncio.wait(evicting)
         if not await self._usable():
-            return await self._single_flight(key, tables, compute, store=False), BYPASS
-        try:
-            cached = await self._read(key, stamp)
-        except REDIS_ERRORS as error:
-            self._redis_failed(error)
-            return await self._single_flight(key, tables, compute, store=False), BYPASS
-        if cached is not None:
-            return cached, HIT
-        return await self._single_flight(key, tables, compute, store=True), MISS
+            return Detour.SKIP_CACHE
+        read: asyncio.Future[Found] = asyncio.get_running_loop().create_future()
+        self._join_read(key, stamp, read)
+        return await read
 
-    async def _read(self, key: str, stamp: tuple[int, ...]) -> Result | None:
-        """GET the entry, sharing the GET with the reads of the same key and stamp: the same
-        stamp means the same evictions, all completed before that GET was sent."""
+    def _join_read(self, key: str, stamp: tuple[int, ...], read: asyncio.Future[Found]) -> None:
+        """Answer the read (its own future: cancelling one cancels no other) from the result
+        landing in Redis, or join it to the GET of its key and stamp, sending one if none
+        is on its way."""
         landing = self.storing.get((key, stamp))
         if landing is not None:  # computed after the evictions this read must see
-            return landing
-        loop = asyncio.get_running_loop()
-        read: asyncio.Future[Result | None] = loop.create_future()  # its own: see barrier
+            read.set_result(landing)
+            return
         waiting = self.reads.get((key, stamp))
         if waiting is not None:
             waiting.append(read)
         else:
             self.reads[(key, stamp)] = [read]
             self._spawn(self._get(key, stamp))
-        return await read
 
     def _spawn(self, work: Coroutine[object, object, None]) -> asyncio.Task[None]:
         """A background task, referenced until done."""

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from gateway.cache import Cache, settle
+from gateway.cache import Cache, barrier
 from gateway.migrate import RELOAD_CHANNEL
 
 log = logging.getLogger("gateway.listener")
@@ -36,25 +36,25 @@ class Listener:
         self.connected = asyncio.Event()
         self._reloads: set[asyncio.Task[None]] = set()
         self._connection: asyncpg.Connection | None = None
-        self._waiting: list[asyncio.Future[bool]] = []  # for the next barrier round trip
+        self._waiting: list[Callable[[bool], None]] = []  # for the next barrier round trip
         self._barrier_task: asyncio.Task[None] | None = None
 
-    async def barrier(self) -> bool:
-        """Return once every NOTIFY of a transaction committed before this call has been
-        handled. A round trip on the LISTEN connection does it: PostgreSQL delivers the
-        pending notifications before it answers. Concurrent callers share round trips."""
+    def after_barrier(self, then: Callable[[bool], None]) -> None:
+        """Call then(True) once every NOTIFY of a transaction committed before this call has
+        been handled, then(False) if that cannot be known (no connection, or it failed).
+        A round trip on the LISTEN connection does it: PostgreSQL delivers the pending
+        notifications before it answers. Concurrent callers share round trips; the callbacks
+        run one after the other as soon as the round trip and its notifications are done."""
         if self._connection is None:
-            return False
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[bool] = loop.create_future()  # its own: a cancelled caller
-        self._waiting.append(waiter)  # cancels only this one
+            then(False)
+            return
+        self._waiting.append(then)
         if self._barrier_task is None or self._barrier_task.done():
-            self._barrier_task = loop.create_task(self._run_barriers())
-        return await waiter
+            self._barrier_task = asyncio.get_running_loop().create_task(self._run_barriers())
 
     async def _run_barriers(self) -> None:
         while self._waiting:
-            waiters, self._waiting = self._waiting, []
+            waiting, self._waiting = self._waiting, []
             ok = False
             connection = self._connection
             try:
@@ -64,7 +64,11 @@ class Listener:
                     ok = True
             except Exception as error:  # noqa: BLE001 - the session loop reconnects
                 log.warning("cache barrier failed: %r", error)
-            settle(waiters, ok)
+            for then in waiting:
+                try:
+                    then(ok)
+                except Exception:  # one failing callback must not starve the others
+                    log.exception("cache barrier callback failed")
 
     def _on_table(self, _conn: object, _pid: int, _channel: str, table: str) -> None:
         self.cache.table_changed(table)
@@ -111,7 +115,7 @@ class Listener:
                 try:
                     await asyncio.wait_for(lost.wait(), self.ping_every)
                 except TimeoutError:
-                    if not await self.barrier():  # doubles as the keep-alive ping
+                    if not await barrier(self.after_barrier):  # the keep-alive ping
                         raise ConnectionError("listener connection does not answer") from None
             raise ConnectionError("listener connection terminated")
         finally:
