@@ -33,6 +33,7 @@ from gateway.keys import (
 )
 from gateway.listener import Listener
 from gateway.logs import AccessLogger
+from gateway.pools import FairPool
 from gateway.routes import ROUTES, Route
 
 log = logging.getLogger("gateway")
@@ -81,12 +82,12 @@ async def keep_session(connection: asyncpg.Connection) -> None:
 
 async def postgres_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    app[POOL] = await create_pool(config, read_only=False)
-    app[READ_POOL] = await create_pool(config, read_only=True)
-    app[CATALOGUE] = await Catalogue.load(app[POOL])
+    app[POOL] = FairPool(await create_pool(config, read_only=False))
+    app[READ_POOL] = FairPool(await create_pool(config, read_only=True))
+    app[CATALOGUE] = await Catalogue.load(app[POOL].pool)
     yield
-    await app[READ_POOL].close()
-    await app[POOL].close()
+    await app[READ_POOL].pool.close()
+    await app[POOL].pool.close()
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -122,7 +123,7 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
 async def github_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     async with aiohttp.ClientSession() as session:
-        app[GITHUB] = GitHub(session, app[POOL], github_settings(config))
+        app[GITHUB] = GitHub(session, app[POOL].pool, github_settings(config))
         yield
 
 
@@ -175,7 +176,7 @@ async def health(request: web.Request) -> web.Response:
     app = request.app
     started = time.perf_counter()
     try:
-        async with app[POOL].acquire(timeout=1.0) as connection:
+        async with app[POOL].acquire(1.0) as connection:
             await connection.fetchval("select api.version()", timeout=1.0)
         postgres = {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 2)}
     except Exception as error:  # noqa: BLE001 - any failure is "down"

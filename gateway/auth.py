@@ -128,7 +128,7 @@ def _account_of(app: web.Application, token: str) -> int:
 async def _lookup(request: web.Request, sql: str, *args: object) -> asyncpg.Record | None:
     """One row of a STABLE auth function, on the read-only pool: no reset query after it,
     which made every authenticated request three round trips before its own call."""
-    async with request.app[READ_POOL].acquire(timeout=request.app[CONFIG].db_timeout) as conn:
+    async with request.app[READ_POOL].acquire(request.app[CONFIG].db_timeout) as conn:
         return await conn.fetchrow(sql, *args)
 
 
@@ -207,7 +207,7 @@ async def token_handler(request: web.Request) -> web.Response:
     throttle = LoginThrottle(request, username)
     await throttle.check()
     config = request.app[CONFIG]
-    async with request.app[POOL].acquire(timeout=config.db_timeout) as connection:
+    async with request.app[POOL].acquire(config.db_timeout) as connection:
         row = await connection.fetchrow("select * from api.operator_credentials($1)", username)
     stored = row["password_hash"] if row else DUMMY_HASH
     loop = asyncio.get_running_loop()

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 from aiohttp import web
 
 from gateway.auth import OPERATOR, Caller, authenticate, hash_password
@@ -25,6 +23,7 @@ from gateway.catalogue import (
 from gateway.config import Config
 from gateway.errors import ApiError
 from gateway.keys import CACHE, CATALOGUE, CONFIG, POOL, READ_POOL
+from gateway.pools import FairPool
 from gateway.routes import CALLER, Route
 
 
@@ -181,17 +180,15 @@ async def collect(request: web.Request, route: Route) -> dict[str, object]:
 
 
 async def execute(
-    pool: asyncpg.Pool, config: Config, sql: str, values: list[Any], seconds: float
+    pool: FairPool, config: Config, sql: str, values: list[Any], seconds: float
 ) -> Result:
-    # asyncio.timeout, not acquire(timeout=): on Python 3.11 that is wait_for, a task per call
-    async with asyncio.timeout(config.db_timeout):
-        connection = await pool.acquire()
+    connection = await pool.take(config.db_timeout)
     try:
         rows = await connection.fetch(sql, *values, timeout=seconds)
     except TimeoutError:  # asyncpg cancelled the statement
         raise ApiError(504, "the call took too long and was cancelled", code="57014") from None
     finally:
-        await pool.release(connection, timeout=config.db_timeout)
+        await pool.give(connection, config.db_timeout)
     if not rows:  # a function in parts (Function.in_parts) that returned none
         return Result(b"null")
     # one row, or the parts of one body; bytes on the read-only pool (gateway.app.text_as_bytes)

@@ -180,7 +180,7 @@ async def track_handler(request: web.Request) -> web.Response:
     if not isinstance(login, str) or not LOGIN.fullmatch(login) or len(body) != 1:
         raise ApiError(400, "login must be a GitHub login (letters, digits, single hyphens)")
     github = request.app[GITHUB]
-    pool = request.app[POOL]
+    pool = request.app[POOL].pool
     try:
         user = await github.user(login)
     except NotFound:

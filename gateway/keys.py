@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import asyncpg
 from aiohttp import web
 
 if TYPE_CHECKING:
@@ -12,11 +11,12 @@ if TYPE_CHECKING:
     from gateway.catalogue import Catalogue
     from gateway.config import Config
     from gateway.github import GitHub
+    from gateway.pools import FairPool
     from gateway.routes import Route
 
 CONFIG: web.AppKey[Config] = web.AppKey("config")
-POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool")
-READ_POOL: web.AppKey[asyncpg.Pool] = web.AppKey("read_pool")  # default_transaction_read_only
+POOL: web.AppKey[FairPool] = web.AppKey("pool")
+READ_POOL: web.AppKey[FairPool] = web.AppKey("read_pool")  # default_transaction_read_only
 CACHE: web.AppKey[Cache] = web.AppKey("cache")
 CATALOGUE: web.AppKey[Catalogue] = web.AppKey("catalogue")
 GITHUB: web.AppKey[GitHub] = web.AppKey("github")
