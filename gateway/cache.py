@@ -212,10 +212,12 @@ class Cache:
             self.memo[key] = (stamp, value)
         return value
 
+    def _bypassed(self) -> bool:
+        """No Redis, no listener, or Redis failed less than REDIS_RETRY_AFTER ago."""
+        return self.client is None or not self.listening or time.monotonic() < self.redis_down_until
+
     async def _usable(self) -> bool:
-        if self.client is None or not self.listening:
-            return False
-        if time.monotonic() < self.redis_down_until:
+        if self._bypassed():
             return False
         if self.needs_flush:
             return await self.flush()
@@ -260,13 +262,7 @@ class Cache:
             return
         if not ok:
             read.set_result(Detour.SKIP_CACHE)
-        elif (
-            self.client is None
-            or not self.listening
-            or self.needs_flush
-            or time.monotonic() < self.redis_down_until
-            or any(self.pending_evictions[t] for t in tables)
-        ):
+        elif self._bypassed() or self.needs_flush or any(self.pending_evictions[t] for t in tables):
             read.set_result(Detour.LONG_WAY)
         else:
             self._join_read(key, self._stamp(tables), read)
