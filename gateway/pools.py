@@ -23,7 +23,7 @@ class FairPool:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
-        # asyncio.Semaphore serves its waiters first come, first served (Python 3.11.1+)
+        # asyncio.Semaphore serves its waiters first come, first served (tests/test_pools.py)
         self._gate = asyncio.Semaphore(pool.get_max_size())
 
     async def take(self, seconds: float) -> asyncpg.Connection:

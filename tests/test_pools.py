@@ -7,11 +7,8 @@ import asyncio
 import asyncpg
 import pytest
 
+from gateway.app import keep_session  # the read-only pool's release: no reset query
 from gateway.pools import FairPool
-
-
-async def keep_session(_connection: asyncpg.Connection) -> None:
-    """The read-only pool's release: no reset query (gateway.app.keep_session)."""
 
 
 async def waiters_served(database_url: str, fair: bool) -> list[str]:
