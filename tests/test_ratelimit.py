@@ -30,6 +30,14 @@ async def burst(client, count: int, headers: dict[str, str] | None = None) -> Co
     return Counter(await asyncio.gather(*(one() for _ in range(count))))
 
 
+async def bursts(client, times: int) -> Counter:
+    """Bursts of 30 concurrent requests, one after another."""
+    statuses: Counter = Counter()
+    for _ in range(times):
+        statuses += await burst(client, 30)
+    return statuses
+
+
 async def test_per_address_limit_under_load(aiohttp_client, database_url, redis_url, db) -> None:
     config = limited(database_url, redis_url, RATE_LIMIT_PER_IP="50")
     client = await aiohttp_client(init_app(config))
@@ -78,10 +86,7 @@ async def test_counts_taken_ahead_keep_the_limit_exact(
     config = limited(database_url, redis_url, RATE_LIMIT_PER_IP="640")
     client = await aiohttp_client(init_app(config))
     cache = client.app[CACHE]
-    statuses: Counter = Counter()
-    for _ in range(22):  # bursts of 30, one after another
-        statuses += await burst(client, 30)
-    assert statuses == Counter({200: 640, 429: 20})
+    assert await bursts(client, 22) == Counter({200: 640, 429: 20})
     assert cache.count_calls < 660 / 5  # most requests were counted in memory
 
 
@@ -123,8 +128,5 @@ async def test_a_high_limit_goes_to_redis_once_per_thousand_requests(
     config = limited(database_url, redis_url, RATE_LIMIT_PER_IP="1000000")
     client = await aiohttp_client(init_app(config))
     cache = client.app[CACHE]
-    statuses: Counter = Counter()
-    for _ in range(30):  # bursts of 30, one after another
-        statuses += await burst(client, 30)
-    assert statuses == Counter({200: 900})
+    assert await bursts(client, 30) == Counter({200: 900})
     assert cache.count_calls <= 2  # the first burst's, and one refill after 1,024 more
