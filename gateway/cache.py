@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import functools
 import hashlib
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 import redis.asyncio as aioredis
@@ -113,14 +112,22 @@ def settle(waiters: list[asyncio.Future[T]], value: T) -> None:
             waiter.set_result(value)
 
 
-# registers a callback for the end of the next barrier round trip (Listener.after_barrier)
-AfterBarrier = Callable[[Callable[[bool], None]], None]
+# handler(ok, items): called at the end of a barrier round trip with the items registered
+# for it; ok is False when freshness is unknown
+BarrierHandler = Callable[[bool, list[Any]], None]
+# registers an item for the handler's call at the end of the next barrier round trip
+# (Listener.after_barrier)
+AfterBarrier = Callable[[BarrierHandler, Any], None]
+
+
+def _settle_barrier(ok: bool, waiters: list[asyncio.Future[bool]]) -> None:
+    settle(waiters, ok)
 
 
 async def barrier(after_barrier: AfterBarrier) -> bool:
     """Wait for the end of the next barrier round trip: False when freshness is unknown."""
     waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-    after_barrier(lambda ok: settle([waiter], ok))  # its own future: see settle
+    after_barrier(_settle_barrier, waiter)  # its own future: see settle
     return await waiter
 
 
@@ -132,6 +139,12 @@ class Detour(enum.Enum):
 
 
 Found = Result | None | Detour
+# a read waiting for the barrier: its key, the tables it depends on and its future
+BarrierRead = tuple[str, tuple[str, ...], "asyncio.Future[Found]"]
+
+
+def reads_of(reads: list[BarrierRead]) -> list[asyncio.Future[Found]]:
+    return [read for _, _, read in reads]
 
 
 class Cache:
@@ -237,7 +250,7 @@ class Cache:
         read: asyncio.Future[Found] = asyncio.get_running_loop().create_future()
         if self.after_barrier is not None and self.listening:
             # the barrier and the GET it lets through as one wait: a hit is resumed once
-            self.after_barrier(functools.partial(self._read_after_barrier, key, tables, read))
+            self.after_barrier(self._reads_after_barrier, (key, tables, read))
         else:
             read.set_result(Detour.LONG_WAY)
         try:
@@ -253,19 +266,27 @@ class Cache:
             return await self._single_flight(key, tables, compute, store=True), MISS
         return await self._single_flight(key, tables, compute, store=False), BYPASS
 
-    def _read_after_barrier(
-        self, key: str, tables: tuple[str, ...], read: asyncio.Future[Found], ok: bool
-    ) -> None:
-        """Run at the end of the barrier round trip: join or send the GET of the key under
-        the eviction counts of now, or send the read the long way."""
-        if read.done():  # its request was cancelled
-            return
+    def _reads_after_barrier(self, ok: bool, reads: list[BarrierRead]) -> None:
+        """Run at the end of a barrier round trip for the reads registered before it began:
+        join or send the GET of each key under the eviction counts of now, or send the read
+        the long way."""
         if not ok:
-            read.set_result(Detour.SKIP_CACHE)
-        elif self._bypassed() or self.needs_flush or any(self.pending_evictions[t] for t in tables):
-            read.set_result(Detour.LONG_WAY)
-        else:
-            self._join_read(key, self._stamp(tables), read)
+            settle(reads_of(reads), Detour.SKIP_CACHE)
+            return
+        long_way = self._bypassed() or self.needs_flush
+        stamps: dict[tuple[str, ...], tuple[int, ...] | None] = {}  # None: the long way
+        for key, tables, read in reads:
+            if read.done():  # its request was cancelled
+                continue
+            if tables in stamps:
+                stamp = stamps[tables]
+            else:
+                evicting = long_way or any(self.pending_evictions[t] for t in tables)
+                stamp = stamps[tables] = None if evicting else self._stamp(tables)
+            if stamp is None:
+                read.set_result(Detour.LONG_WAY)
+            else:
+                self._join_read(key, stamp, read)
 
     async def _read_the_long_way(self, key: str, tables: tuple[str, ...]) -> Found:
         """After the barrier, or without one: wait for the evictions under way of the
@@ -286,15 +307,16 @@ class Cache:
         """Answer the read (its own future: cancelling one cancels no other) from the result
         landing in Redis, or join it to the GET of its key and stamp, sending one if none
         is on its way."""
-        landing = self.storing.get((key, stamp))
+        slot = (key, stamp)
+        landing = self.storing.get(slot)
         if landing is not None:  # computed after the evictions this read must see
             read.set_result(landing)
             return
-        waiting = self.reads.get((key, stamp))
+        waiting = self.reads.get(slot)
         if waiting is not None:
             waiting.append(read)
         else:
-            self.reads[(key, stamp)] = [read]
+            self.reads[slot] = [read]
             self._spawn(self._get(key, stamp))
 
     def _spawn(self, work: Coroutine[object, object, None]) -> asyncio.Task[None]:

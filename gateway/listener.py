@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 
-from gateway.cache import Cache, barrier
+from gateway.cache import BarrierHandler, Cache, barrier
 from gateway.migrate import RELOAD_CHANNEL
 
 log = logging.getLogger("gateway.listener")
@@ -36,25 +37,32 @@ class Listener:
         self.connected = asyncio.Event()
         self._reloads: set[asyncio.Task[None]] = set()
         self._connection: asyncpg.Connection | None = None
-        self._waiting: list[Callable[[bool], None]] = []  # for the next barrier round trip
+        # handlers and their items, for the next barrier round trip
+        self._waiting: dict[BarrierHandler, list[Any]] = {}
         self._barrier_task: asyncio.Task[None] | None = None
 
-    def after_barrier(self, then: Callable[[bool], None]) -> None:
-        """Call then(True) once every NOTIFY of a transaction committed before this call has
-        been handled, then(False) if that cannot be known (no connection, or it failed).
-        A round trip on the LISTEN connection does it: PostgreSQL delivers the pending
-        notifications before it answers. Concurrent callers share round trips; the callbacks
-        run one after the other as soon as the round trip and its notifications are done."""
+    def after_barrier(self, handler: BarrierHandler, item: object) -> None:
+        """Call handler(True, items) once every NOTIFY of a transaction committed before this
+        call has been handled, handler(False, items) if that cannot be known (no connection,
+        or it failed); items are those registered with the same handler before the round
+        trip began. A round trip on the LISTEN connection does it: PostgreSQL delivers the
+        pending notifications before it answers. Concurrent callers share round trips, and
+        each handler runs once per round trip for all of its items (a cache hit costs an
+        append, not a callback of its own)."""
         if self._connection is None:
-            then(False)
+            handler(False, [item])
             return
-        self._waiting.append(then)
+        items = self._waiting.get(handler)
+        if items is not None:  # the round trip that will serve them has not begun
+            items.append(item)
+            return
+        self._waiting[handler] = [item]
         if self._barrier_task is None or self._barrier_task.done():
             self._barrier_task = asyncio.get_running_loop().create_task(self._run_barriers())
 
     async def _run_barriers(self) -> None:
         while self._waiting:
-            waiting, self._waiting = self._waiting, []
+            waiting, self._waiting = self._waiting, {}
             ok = False
             connection = self._connection
             try:
@@ -64,11 +72,11 @@ class Listener:
                     ok = True
             except Exception as error:  # noqa: BLE001 - the session loop reconnects
                 log.warning("cache barrier failed: %r", error)
-            for then in waiting:
+            for handler, items in waiting.items():
                 try:
-                    then(ok)
-                except Exception:  # one failing callback must not starve the others
-                    log.exception("cache barrier callback failed")
+                    handler(ok, items)
+                except Exception:  # one failing handler must not starve the others
+                    log.exception("cache barrier handler failed")
 
     def _on_table(self, _conn: object, _pid: int, _channel: str, table: str) -> None:
         self.cache.table_changed(table)

@@ -262,3 +262,25 @@ async def test_an_eviction_during_the_store_drops_the_entry(client) -> None:
     await cache._store(key, tables, Result(b"1"), fresh)
     assert await cache.client.exists(key) == 1
     await cache.client.unlink(key)
+
+
+async def test_a_barrier_serves_only_what_was_registered_before_it_began(client) -> None:
+    # Reads are handed to their handler together, once per round trip; a read registered
+    # while a round trip is on its way must wait for the next one (a write committed after
+    # that round trip began may not have been announced before it ended)
+    listener = client.app[LISTENER]
+    calls: list[tuple[bool, list[int]]] = []
+
+    def handler(ok: bool, items: list[int]) -> None:
+        calls.append((ok, list(items)))
+
+    listener.after_barrier(handler, 1)
+    listener.after_barrier(handler, 2)
+    for _ in range(10_000):  # until their round trip has begun (it is too short to sleep)
+        if not listener._waiting:
+            break
+        await asyncio.sleep(0)
+    assert not listener._waiting and calls == []  # begun, and on its way
+    listener.after_barrier(handler, 3)
+    await wait_until(lambda: len(calls) == 2)
+    assert calls == [(True, [1, 2]), (True, [3])]
