@@ -206,7 +206,9 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     try:
         if len(request.raw_path) > MAX_URL:
             raise web.HTTPRequestURITooLong()
-        await ratelimit.check(request)
+        counting = ratelimit.check(request)
+        if counting is not None:  # counted in Redis, not in memory
+            await counting
         return await handler(request)
     except Exception as error:  # noqa: BLE001 - each kind is mapped in error_response
         return error_response(request, error)

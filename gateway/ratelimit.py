@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Awaitable
 
 from aiohttp import web
 
+from gateway.cache import Cache
 from gateway.errors import ApiError
 from gateway.keys import CACHE, CONFIG
 
@@ -25,43 +27,53 @@ EXEMPT = ("/health", "/assets/", "/docs/assets/", "/docs/static/")
 
 def credential(request: web.Request) -> str | None:
     """A short hash of the API token or bearer token the request carries (valid or not)."""
-    presented = request.headers.get("X-API-Token", "").strip()
+    headers = request.headers
+    presented = headers.get("X-API-Token", "").strip()
     if not presented:
-        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        authorization = headers.get("Authorization")
+        if authorization is None:
+            return None
+        scheme, _, value = authorization.partition(" ")
         presented = value.strip() if scheme.lower() == "bearer" else ""
     if not presented:
         return None
     return hashlib.sha256(presented.encode(errors="replace")).hexdigest()[:24]
 
 
-async def check(request: web.Request) -> None:
-    """Count the request; ApiError 429 when a limit is exceeded."""
-    config = request.app[CONFIG]
-    if request.path.startswith(EXEMPT):
-        return
+def check(request: web.Request) -> Awaitable[None] | None:
+    """Count the request. None when it was counted in memory, against counts taken in
+    advance (no coroutine, no wait); else what to await, which raises ApiError 429 when a
+    limit is exceeded."""
+    app = request.app
+    config = app[CONFIG]
+    per_ip, per_token = config.rate_limit_per_ip, config.rate_limit_per_token
+    if not (per_ip or per_token) or request.path.startswith(EXEMPT):
+        return None
     window = config.rate_limit_window
     index = int(time.time() // window)
-    checks: list[tuple[str, int]] = []
-    if config.rate_limit_per_ip:
-        checks.append(
-            (f"{config.cache_prefix}:rl:ip:{request.remote}:{index}", config.rate_limit_per_ip)
-        )
-    token = credential(request) if config.rate_limit_per_token else None
+    keys: list[str] = []
+    limits: list[int] = []
+    if per_ip:
+        keys.append(f"{config.cache_prefix}:rl:ip:{request.remote}:{index}")
+        limits.append(per_ip)
+    token = credential(request) if per_token else None
     if token:
-        checks.append(
-            (f"{config.cache_prefix}:rl:tok:{token}:{index}", config.rate_limit_per_token)
-        )
-    if not checks:
-        return
-    cache = request.app[CACHE]
+        keys.append(f"{config.cache_prefix}:rl:tok:{token}:{index}")
+        limits.append(per_token)
+    if not keys:
+        return None
+    cache = app[CACHE]
     # keys with a count taken in advance are counted here; the others go to Redis (a key
     # counted in Redis again while it still held counts would climb too fast)
-    missing = cache.take_ahead([key for key, _ in checks])
+    missing = cache.take_ahead(keys)
     if not missing:
-        return
-    counted = [checks[i] for i in missing]
-    counts = await cache.count([key for key, _ in counted], window, [limit for _, limit in counted])
-    if counts and any(n > limit for n, (_, limit) in zip(counts, counted, strict=True)):
+        return None
+    return _count(cache, [keys[i] for i in missing], [limits[i] for i in missing], window, index)
+
+
+async def _count(cache: Cache, keys: list[str], limits: list[int], window: int, index: int) -> None:
+    counts = await cache.count(keys, window, limits)
+    if counts and any(n > limit for n, limit in zip(counts, limits, strict=True)):
         wait = max(1, int((index + 1) * window - time.time()) + 1)
         raise ApiError(
             429,
