@@ -29,11 +29,15 @@ def _second(seconds: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
+def _timestamp(created: float) -> str:
+    seconds = int(created)
+    return f"{_second(seconds)}.{int((created - seconds) * 1000):03d}Z"
+
+
 def line(created: float, level: str, logger: str, msg: str, fields: Mapping[str, Any]) -> str:
     """One log line: time, level, logger and message, then the fields, as compact JSON."""
-    seconds = int(created)
     entry = {
-        "ts": f"{_second(seconds)}.{int((created - seconds) * 1000):03d}Z",
+        "ts": _timestamp(created),
         "level": level,
         "logger": logger,
         "msg": msg,
@@ -47,8 +51,13 @@ Access = tuple[float, str, str, str, int, float, "str | None", "str | None"]
 
 
 def access_line(entry: Access) -> str:
+    """line() for an access line's values, in one dict (the values need no default=)."""
     created, logger, method, path, status, seconds, cache, remote = entry
     fields = {
+        "ts": _timestamp(created),
+        "level": "info",
+        "logger": logger,
+        "msg": "request",
         "method": method,
         "path": path,
         "status": status,
@@ -56,7 +65,7 @@ def access_line(entry: Access) -> str:
         "cache": cache,
         "remote": remote,
     }
-    return line(created, "info", logger, "request", fields)
+    return orjson.dumps(fields).decode()
 
 
 def _access_text(entry: Access) -> str:
@@ -83,10 +92,12 @@ class LineWriter:
         self._lock = threading.RLock()
 
     def write(self, line: str | Access) -> None:
-        try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:  # no loop in this thread
-            loop = None
+        loop = asyncio._get_running_loop()  # None outside a running loop
+        if loop is not None and self._scheduled is loop:
+            # this loop's flush is on its way: no lock. flush() never replaces the list, so
+            # a line appended while another thread flushes stays for the next flush (or exit)
+            self._lines.append(line)
+            return
         with self._lock:
             self._lines.append(line)
             if loop is not None and self._scheduled is loop:
@@ -105,7 +116,8 @@ class LineWriter:
             self._scheduled = None
             if not self._lines:
                 return
-            pending, self._lines = self._lines, []
+            pending = self._lines[:]
+            del self._lines[: len(pending)]
             text = "\n".join([x if isinstance(x, str) else _access_text(x) for x in pending])
             text += "\n"
             stream = self.stream or sys.stderr
@@ -162,12 +174,15 @@ class AccessLogger(AbstractAccessLogger):
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         path = request.path
-        token = request.match_info.get("token") if request.match_info else None
+        info = request.match_info
+        token = info.get("token") if info else None
         if token:  # owner pages carry the API token in the URL: never log it
             path = path.replace(token, "***")
         cache = response.headers.get("X-Cache")
-        values = (_now(), self.logger.name, request.method, path, response.status, time, cache)
-        self.writer.write((*values, request.remote))
+        name = self.logger.name
+        self.writer.write(
+            (_now(), name, request.method, path, response.status, time, cache, request.remote)
+        )
 
 
 _now = time.time
