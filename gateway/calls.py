@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from gateway.auth import OPERATOR, Caller, authenticate, hash_password
+from gateway.auth import OPERATOR, PUBLIC, Caller, authenticate, hash_password
 from gateway.bodies import json_object
-from gateway.cache import BYPASS, Result
+from gateway.cache import BYPASS, Compute, Result
 from gateway.catalogue import (
     JSON_TEXT,
     Catalogue,
@@ -230,6 +231,7 @@ class Bound:
     timeout: float
     key: str | None
     tables: tuple[str, ...]
+    compute: Compute  # runs the statement on its pool (built once: a GET's call is memoised)
 
 
 MEMO_SIZE = 4096  # GET calls kept bound per catalogue
@@ -239,9 +241,9 @@ MEMO_URL = 512  # longer URLs are bound anew each time
 async def run(request: web.Request, route: Route) -> tuple[Result, str]:
     """Call the route's function with the cache in front; return (result, X-Cache)."""
     app = request.app
-    config = app[CONFIG]
     function = resolve(request, route)
-    caller = await authenticate(request, auth_level(route, function))
+    level = auth_level(route, function)
+    caller = None if level == PUBLIC else await authenticate(request, level)
     catalogue = app[CATALOGUE]
     # A GET's arguments come from its URL alone: the same route, caller and URL bind the
     # same way until the catalogue reloads (which empties catalogue.calls)
@@ -254,14 +256,9 @@ async def run(request: web.Request, route: Route) -> tuple[Result, str]:
             if len(catalogue.calls) >= MEMO_SIZE:
                 catalogue.calls.clear()
             catalogue.calls[memo] = call
-    pool = app[READ_POOL] if call.read_only else app[POOL]
-
-    async def compute() -> Result:
-        return await execute(pool, config, call.sql, call.values, call.timeout)
-
     if call.key is None:
-        return await compute(), BYPASS
-    return await app[CACHE].get_or_compute(call.key, call.tables, compute)
+        return await call.compute(), BYPASS
+    return await app[CACHE].get_or_compute(call.key, call.tables, call.compute)
 
 
 async def bind_call(
@@ -295,15 +292,20 @@ async def bind_call(
     if policy is not None:
         shape = {"@single": True} if route.single else {}  # /rpc/f and a single-row route
         key = app[CACHE].key(function.name, {**shape, **{n: canonical(args[n]) for n in names}})
+    values = [args[n] for n in names]
+    read_only = function.read_only and request.method == "GET"
+    timeout = function.option_int("timeout_ms", config.statement_timeout_ms) / 1000
+    pool = app[READ_POOL] if read_only else app[POOL]
     return Bound(
         route=route,
         function=function,
         sql=sql,
-        values=[args[n] for n in names],
-        read_only=function.read_only and request.method == "GET",
-        timeout=function.option_int("timeout_ms", config.statement_timeout_ms) / 1000,
+        values=values,
+        read_only=read_only,
+        timeout=timeout,
         key=key,
         tables=policy.reads if policy else (),
+        compute=functools.partial(execute, pool, config, sql, values, timeout),
     )
 
 
