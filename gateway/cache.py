@@ -474,17 +474,18 @@ class Cache:
         except REDIS_ERRORS:
             return False
 
+    def take_one_ahead(self, key: str) -> bool:
+        """take_ahead for one key: True when it was counted in memory."""
+        left = self._ahead.get(key)
+        if left is not None and left[0] >= 1:
+            left[0] -= 1
+            return True
+        return False
+
     def take_ahead(self, keys: list[str]) -> list[int]:
         """Count one request against counts taken from Redis in advance, key by key; return
         the positions of the keys that had none left (to be counted in Redis)."""
-        missing = []
-        for i, key in enumerate(keys):
-            left = self._ahead.get(key)
-            if left is not None and left[0] >= 1:
-                left[0] -= 1
-            else:
-                missing.append(i)
-        return missing
+        return [i for i, key in enumerate(keys) if not self.take_one_ahead(key)]
 
     async def count(
         self, keys: list[str], ttl: int, limits: list[int] | None = None

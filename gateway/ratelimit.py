@@ -51,18 +51,23 @@ def check(request: web.Request) -> Awaitable[None] | None:
         return None
     window = config.rate_limit_window
     index = int(time.time() // window)
+    token = credential(request) if per_token else None
+    cache = app[CACHE]
     keys: list[str] = []
     limits: list[int] = []
     if per_ip:
-        keys.append(f"{config.cache_prefix}:rl:ip:{request.remote}:{index}")
+        ip_key = f"{config.cache_prefix}:rl:ip:{request.remote}:{index}"
+        if token is None:  # one key: counted here unless Redis must count it
+            if cache.take_one_ahead(ip_key):
+                return None
+            return _count(cache, [ip_key], [per_ip], window, index)
+        keys.append(ip_key)
         limits.append(per_ip)
-    token = credential(request) if per_token else None
     if token:
         keys.append(f"{config.cache_prefix}:rl:tok:{token}:{index}")
         limits.append(per_token)
     if not keys:
         return None
-    cache = app[CACHE]
     # keys with a count taken in advance are counted here; the others go to Redis (a key
     # counted in Redis again while it still held counts would climb too fast)
     missing = cache.take_ahead(keys)
