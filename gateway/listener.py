@@ -67,7 +67,7 @@ class Listener:
             connection = self._connection
             try:
                 if connection is not None:
-                    await connection.fetchval("select 1", timeout=self.timeout)
+                    await connection.execute("select 1", timeout=self.timeout)  # simple protocol
                     await asyncio.sleep(0)  # run the notification callbacks queued before
                     ok = True
             except Exception as error:  # noqa: BLE001 - the session loop reconnects
