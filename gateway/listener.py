@@ -55,9 +55,9 @@ class Listener:
         items = self._waiting.get(handler)
         if items is not None:  # the round trip that will serve them has not begun
             items.append(item)
-            return
-        self._waiting[handler] = [item]
-        if self._barrier_task is None or self._barrier_task.done():
+        else:
+            self._waiting[handler] = [item]
+        if self._barrier_task is None or self._barrier_task.done():  # or it died
             self._barrier_task = asyncio.get_running_loop().create_task(self._run_barriers())
 
     async def _run_barriers(self) -> None:
@@ -72,11 +72,12 @@ class Listener:
                     ok = True
             except Exception as error:  # noqa: BLE001 - the session loop reconnects
                 log.warning("cache barrier failed: %r", error)
-            for handler, items in waiting.items():
-                try:
-                    handler(ok, items)
-                except Exception:  # one failing handler must not starve the others
-                    log.exception("cache barrier handler failed")
+            finally:  # also when cancelled: every item gets its answer
+                for handler, items in waiting.items():
+                    try:
+                        handler(ok, items)
+                    except Exception:  # one failing handler must not starve the others
+                        log.exception("cache barrier handler failed")
 
     def _on_table(self, _conn: object, _pid: int, _channel: str, table: str) -> None:
         self.cache.table_changed(table)
