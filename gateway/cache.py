@@ -275,18 +275,22 @@ class Cache:
             return
         long_way = self._bypassed() or self.needs_flush
         stamps: dict[tuple[str, ...], tuple[int, ...] | None] = {}  # None: the long way
-        for key, tables, read in reads:
-            if read.done():  # its request was cancelled
-                continue
-            if tables in stamps:
-                stamp = stamps[tables]
-            else:
-                evicting = long_way or any(self.pending_evictions[t] for t in tables)
-                stamp = stamps[tables] = None if evicting else self._stamp(tables)
-            if stamp is None:
-                read.set_result(Detour.LONG_WAY)
-            else:
-                self._join_read(key, stamp, read)
+        try:
+            for key, tables, read in reads:
+                if read.done():  # its request was cancelled
+                    continue
+                if tables in stamps:
+                    stamp = stamps[tables]
+                else:
+                    evicting = long_way or any(self.pending_evictions[t] for t in tables)
+                    stamp = stamps[tables] = None if evicting else self._stamp(tables)
+                if stamp is None:
+                    read.set_result(Detour.LONG_WAY)
+                else:
+                    self._join_read(key, stamp, read)
+        except Exception:  # no read of the batch is left unanswered (the listener logs it)
+            settle(reads_of(reads), Detour.SKIP_CACHE)
+            raise
 
     async def _read_the_long_way(self, key: str, tables: tuple[str, ...]) -> Found:
         """After the barrier, or without one: wait for the evictions under way of the
