@@ -284,3 +284,44 @@ async def test_a_barrier_serves_only_what_was_registered_before_it_began(client)
     listener.after_barrier(handler, 3)
     await wait_until(lambda: len(calls) == 2)
     assert calls == [(True, [1, 2]), (True, [3])]
+
+
+async def test_a_cancelled_barrier_answers_its_items_and_the_next_one_runs(client) -> None:
+    listener = client.app[LISTENER]
+    calls: list[tuple[bool, list[int]]] = []
+
+    def handler(ok: bool, items: list[int]) -> None:
+        calls.append((ok, list(items)))
+
+    running = listener._barrier_task  # a keep-alive round trip: let it end first
+    await wait_until(lambda: running is None or running.done())
+    listener.after_barrier(handler, 1)
+    task = listener._barrier_task
+    assert task is not None
+    await asyncio.sleep(0)  # its round trip begins
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert calls == [(False, [1])]  # answered: freshness unknown
+    listener.after_barrier(handler, 2)  # a new task serves it
+    await wait_until(lambda: len(calls) == 2)
+    assert calls[1] == (True, [2])
+
+
+async def test_a_read_the_barrier_handler_fails_on_is_computed_not_stranded(
+    client, monkeypatch
+) -> None:
+    cache = client.app[CACHE]
+    await get(client)  # the cache is flushed and in use: reads go by the barrier's handler
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("join failed")
+
+    monkeypatch.setattr(cache, "_join_read", broken)
+
+    async def compute() -> Result:
+        return Result(b"7")
+
+    result, status = await asyncio.wait_for(
+        cache.get_or_compute(cache.key("test_stranded", {}), ("users",), compute), 5
+    )
+    assert (result.body, status) == (b"7", "BYPASS")
