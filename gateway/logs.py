@@ -50,10 +50,9 @@ def line(created: float, level: str, logger: str, msg: str, fields: Mapping[str,
 Access = tuple[float, str, str, str, int, float, "str | None", "str | None"]
 
 
-def access_line(entry: Access) -> str:
-    """line() for an access line's values, in one dict (the values need no default=)."""
+def access_fields(entry: Access) -> dict[str, Any]:
     created, logger, method, path, status, seconds, cache, remote = entry
-    fields = {
+    return {
         "ts": _timestamp(created),
         "level": "info",
         "logger": logger,
@@ -65,7 +64,11 @@ def access_line(entry: Access) -> str:
         "cache": cache,
         "remote": remote,
     }
-    return orjson.dumps(fields).decode()
+
+
+def access_line(entry: Access) -> str:
+    """line() for an access line's values, in one dict (its values need no default=)."""
+    return orjson.dumps(access_fields(entry)).decode()
 
 
 def _access_text(entry: Access) -> str:
@@ -78,7 +81,8 @@ def _access_text(entry: Access) -> str:
             x.encode("utf-8", "backslashreplace").decode() if isinstance(x, str) else x
             for x in entry
         ]
-        return access_line(tuple(escaped))  # type: ignore[arg-type]
+        fields = access_fields(tuple(escaped))  # type: ignore[arg-type]
+        return orjson.dumps(fields, default=str).decode()
 
 
 class LineWriter:
@@ -90,6 +94,7 @@ class LineWriter:
         self._scheduled: asyncio.AbstractEventLoop | None = None  # the loop that will flush
         # reentrant: a finalizer run by the garbage collector inside write() may log too
         self._lock = threading.RLock()
+        self._flushing = False  # a flush is under way in the thread holding the lock
 
     def write(self, line: str | Access) -> None:
         loop = asyncio._get_running_loop()  # None outside a running loop
@@ -114,18 +119,25 @@ class LineWriter:
     def flush(self) -> None:
         with self._lock:
             self._scheduled = None
-            if not self._lines:
-                return
-            pending = self._lines[:]
-            del self._lines[: len(pending)]
-            text = "\n".join([x if isinstance(x, str) else _access_text(x) for x in pending])
-            text += "\n"
-            stream = self.stream or sys.stderr
+            if self._flushing:  # a finalizer logging during this thread's flush: that
+                return  # flush takes its line (the loop below runs until none is left)
+            self._flushing = True
             try:
-                stream.write(text)
-                stream.flush()
-            except (OSError, ValueError):  # stderr closed: nothing left to tell
-                pass
+                while self._lines:
+                    pending = self._lines[:]
+                    del self._lines[: len(pending)]
+                    self._write(pending)
+            finally:
+                self._flushing = False
+
+    def _write(self, pending: list[str | Access]) -> None:
+        text = "\n".join([x if isinstance(x, str) else _access_text(x) for x in pending])
+        stream = self.stream or sys.stderr
+        try:
+            stream.write(text + "\n")
+            stream.flush()
+        except (OSError, ValueError):  # stderr closed: nothing left to tell
+            pass
 
 
 WRITER = LineWriter()

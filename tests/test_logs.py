@@ -10,7 +10,7 @@ import pytest
 
 from gateway.app import init_app
 from gateway.auth import hash_password
-from gateway.logs import WRITER, JsonFormatter
+from gateway.logs import WRITER, JsonFormatter, LineWriter
 
 
 async def test_no_secret_reaches_the_logs(
@@ -64,3 +64,24 @@ def test_an_access_line_orjson_refuses_is_escaped_not_lost(monkeypatch) -> None:
     WRITER.write("next")
     WRITER.flush()
     assert written.getvalue().splitlines()[-1] == "next"
+
+
+def test_a_line_logged_while_lines_are_written_is_written_once() -> None:
+    # a finalizer run by the garbage collector during a flush may log: its flush must not
+    # write the lines the outer flush is writing (nor lose its own)
+    writer = LineWriter()
+
+    class Stream(io.StringIO):
+        nested = False
+
+        def write(self, text: str) -> int:
+            if not self.nested:
+                self.nested = True
+                writer.write("inner")  # no running loop: write() flushes at once
+            return super().write(text)
+
+    stream = Stream()
+    writer.stream = stream
+    writer._lines.extend(["a", "b"])
+    writer.flush()
+    assert stream.getvalue().splitlines() == ["a", "b", "inner"]
