@@ -207,7 +207,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         if len(request.raw_path) > MAX_URL:
             raise web.HTTPRequestURITooLong()
         counting = ratelimit.check(request)
-        if counting is not None:  # counted in Redis, not in memory
+        if counting is not None:  # to be counted in Redis
             await counting
         return await handler(request)
     except Exception as error:  # noqa: BLE001 - each kind is mapped in error_response

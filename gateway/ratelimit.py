@@ -41,9 +41,10 @@ def credential(request: web.Request) -> str | None:
 
 
 def check(request: web.Request) -> Awaitable[None] | None:
-    """Count the request. None when it was counted in memory, against counts taken in
-    advance (no coroutine, no wait); else what to await, which raises ApiError 429 when a
-    limit is exceeded."""
+    """Count the request. None when nothing is left to wait for: counted in memory against
+    counts taken in advance (no coroutine), or not counted (exempt path, limits off); else
+    what to await, which counts in Redis (not while Redis is down) and raises ApiError 429
+    when a limit is exceeded."""
     app = request.app
     config = app[CONFIG]
     per_ip, per_token = config.rate_limit_per_ip, config.rate_limit_per_token
