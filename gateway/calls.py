@@ -221,17 +221,15 @@ def add_secrets(route: Route, raw: dict[str, object]) -> None:
 
 @dataclass(frozen=True)
 class Bound:
-    """A call ready to run: its statement, values and cache key (None: not cached)."""
+    """A call ready to run: its cache key (None: not cached), the tables its entry depends
+    on, and compute, which runs its statement with its values on its pool (the read-only
+    one for a GET of a read-only function), built once: a GET's call is memoised."""
 
     route: Route
     function: Function
-    sql: str
-    values: list[Any]
-    read_only: bool  # runs on the read-only pool
-    timeout: float
     key: str | None
     tables: tuple[str, ...]
-    compute: Compute  # runs the statement on its pool (built once: a GET's call is memoised)
+    compute: Compute
 
 
 MEMO_SIZE = 4096  # GET calls kept bound per catalogue
@@ -299,10 +297,6 @@ async def bind_call(
     return Bound(
         route=route,
         function=function,
-        sql=sql,
-        values=values,
-        read_only=read_only,
-        timeout=timeout,
         key=key,
         tables=policy.reads if policy else (),
         compute=functools.partial(execute, pool, config, sql, values, timeout),
