@@ -12,6 +12,7 @@ import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -26,6 +27,7 @@ from gateway.keys import (
     CATALOGUE,
     CONFIG,
     GITHUB,
+    LIMITER,
     POOL,
     READ_POOL,
     ROUTES_KEY,
@@ -114,6 +116,7 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     cache.version = app[CATALOGUE].version
     app[CACHE] = cache
+    app[LIMITER].cache = cache
     yield
     if client is not None:
         await client.aclose()
@@ -199,26 +202,31 @@ MAX_BODY = 1024 * 1024
 MAX_URL = 16384
 
 
-@web.middleware
-async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def middleware(limiter: ratelimit.Limiter) -> Middleware:
     """The only middleware (aiohttp wraps each one anew on every request, which costs): the
     URL length limit, the rate limits, and every exception as the one JSON error shape."""
-    try:
-        if len(request.raw_path) > MAX_URL:
-            raise web.HTTPRequestURITooLong()
-        counting = ratelimit.check(request)
-        if counting is not None:  # to be counted in Redis
-            await counting
-        return await handler(request)
-    except Exception as error:  # noqa: BLE001 - each kind is mapped in error_response
-        return error_response(request, error)
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            if len(request.raw_path) > MAX_URL:
+                raise web.HTTPRequestURITooLong()
+            counting = limiter.check(request)
+            if counting is not None:  # to be counted in Redis
+                await counting
+            return await handler(request)
+        except Exception as error:  # noqa: BLE001 - each kind is mapped in error_response
+            return error_response(request, error)
+
+    return guard
 
 
 def init_app(config: Config, routes: tuple[Route, ...] = ROUTES) -> web.Application:
     if not config.jwt_secret:
         raise ConfigError("JWT_SECRET is required (at least 32 characters)")
+    limiter = ratelimit.Limiter(config)
     app = web.Application(
-        middlewares=[middleware],
+        middlewares=[middleware(limiter)],
         client_max_size=MAX_BODY,
         # parse long request lines, so that the middleware answers them in JSON
         handler_args={
@@ -228,6 +236,7 @@ def init_app(config: Config, routes: tuple[Route, ...] = ROUTES) -> web.Applicat
         },
     )
     app[CONFIG] = config
+    app[LIMITER] = limiter
     app[ROUTES_KEY] = routes
     app[VERIFIED] = {}
     app.cleanup_ctx.extend([postgres_ctx, redis_ctx, listener_ctx, github_ctx])

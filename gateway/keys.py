@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from gateway.config import Config
     from gateway.github import GitHub
     from gateway.pools import FairPool
+    from gateway.ratelimit import Limiter
     from gateway.routes import Route
 
 CONFIG: web.AppKey[Config] = web.AppKey("config")
@@ -20,6 +21,7 @@ READ_POOL: web.AppKey[FairPool] = web.AppKey("read_pool")  # default_transaction
 CACHE: web.AppKey[Cache] = web.AppKey("cache")
 CATALOGUE: web.AppKey[Catalogue] = web.AppKey("catalogue")
 GITHUB: web.AppKey[GitHub] = web.AppKey("github")
+LIMITER: web.AppKey[Limiter] = web.AppKey("limiter")  # the rate limits
 ROUTES_KEY: web.AppKey[tuple[Route, ...]] = web.AppKey("routes")
 # bearer tokens whose signature and claims were verified: token -> (account id, expiry)
 VERIFIED: web.AppKey[dict[str, tuple[int, float]]] = web.AppKey("verified_tokens")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 
 from gateway.app import init_app
@@ -130,3 +131,17 @@ async def test_a_high_limit_goes_to_redis_once_per_thousand_requests(
     cache = client.app[CACHE]
     assert await bursts(client, 30) == Counter({200: 900})
     assert cache.count_calls <= 2  # the first burst's, and one refill after 1,024 more
+
+
+async def test_a_new_window_starts_a_new_count(aiohttp_client, database_url, redis_url, db) -> None:
+    # the address's key is built once per window: the next window must count afresh
+    config = limited(database_url, redis_url, RATE_LIMIT_PER_IP="3", RATE_LIMIT_WINDOW="2")
+    client = await aiohttp_client(init_app(config))
+
+    async def next_window() -> None:
+        await asyncio.sleep(2 - time.time() % 2 + 0.05)
+
+    await next_window()
+    assert await burst(client, 5) == Counter({200: 3, 429: 2})
+    await next_window()
+    assert await burst(client, 5) == Counter({200: 3, 429: 2})
