@@ -29,9 +29,18 @@ def _second(seconds: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
+def _millisecond(ms: int) -> str:
+    """The timestamp of a line, to the millisecond (unix time in ms)."""
+    return f"{_second(ms // 1000)}.{ms % 1000:03d}Z"
+
+
 def _timestamp(created: float) -> str:
-    seconds = int(created)
-    return f"{_second(seconds)}.{int((created - seconds) * 1000):03d}Z"
+    return _millisecond(int(created * 1000))
+
+
+def _ms(seconds: float) -> float:
+    """Seconds as milliseconds, to two decimals (round(x, 2) costs a decimal conversion)."""
+    return int(seconds * 100_000 + 0.5) / 100
 
 
 def line(created: float, level: str, logger: str, msg: str, fields: Mapping[str, Any]) -> str:
@@ -50,39 +59,48 @@ def line(created: float, level: str, logger: str, msg: str, fields: Mapping[str,
 Access = tuple[float, str, str, str, int, float, "str | None", "str | None"]
 
 
-def access_fields(entry: Access) -> dict[str, Any]:
-    created, logger, method, path, status, seconds, cache, remote = entry
-    return {
-        "ts": _timestamp(created),
-        "level": "info",
-        "logger": logger,
-        "msg": "request",
-        "method": method,
-        "path": path,
-        "status": status,
-        "ms": round(seconds * 1000, 2),
-        "cache": cache,
-        "remote": remote,
-    }
-
-
-def access_line(entry: Access) -> str:
-    """line() for an access line's values, in one dict (its values need no default=)."""
-    return orjson.dumps(access_fields(entry)).decode()
-
-
-def _access_text(entry: Access) -> str:
-    """access_line, also for values orjson refuses (a path with lone surrogates, which
+def _escaped_access_line(entry: Access) -> str:
+    """An access line with values orjson refuses (a path with lone surrogates, which
     aiohttp's pure-Python parser makes of undecodable bytes): those are escaped."""
-    try:
-        return access_line(entry)
-    except (TypeError, ValueError):
-        escaped = [
-            x.encode("utf-8", "backslashreplace").decode() if isinstance(x, str) else x
-            for x in entry
-        ]
-        fields = access_fields(tuple(escaped))  # type: ignore[arg-type]
-        return orjson.dumps(fields, default=str).decode()
+    created, logger, method, path, status, seconds, cache, remote = (
+        x.encode("utf-8", "backslashreplace").decode() if isinstance(x, str) else x for x in entry
+    )
+    fields = {"method": method, "path": path, "status": status, "ms": _ms(seconds)}
+    return line(created, "info", logger, "request", {**fields, "cache": cache, "remote": remote})
+
+
+def access_texts(pending: list[str | Access]) -> list[str]:
+    """The lines, access lines formatted: in one loop, with the timestamp text made once per
+    millisecond (lines logged in one turn of the loop mostly share it). Formatting an access
+    line cost 18,600 instructions, 6,400 of them for its timestamp and 3,000 for round()."""
+    texts: list[str] = []
+    last, timestamp = -1, ""
+    dumps = orjson.dumps
+    for x in pending:
+        if isinstance(x, str):
+            texts.append(x)
+            continue
+        created, logger, method, path, status, seconds, cache, remote = x
+        ms = int(created * 1000)
+        if ms != last:
+            last, timestamp = ms, _millisecond(ms)
+        entry = {
+            "ts": timestamp,
+            "level": "info",
+            "logger": logger,
+            "msg": "request",
+            "method": method,
+            "path": path,
+            "status": status,
+            "ms": int(seconds * 100_000 + 0.5) / 100,  # _ms(), inline
+            "cache": cache,
+            "remote": remote,
+        }
+        try:
+            texts.append(dumps(entry).decode())
+        except (TypeError, ValueError):
+            texts.append(_escaped_access_line(x))
+    return texts
 
 
 class LineWriter:
@@ -131,7 +149,7 @@ class LineWriter:
                 self._flushing = False
 
     def _write(self, pending: list[str | Access]) -> None:
-        text = "\n".join([x if isinstance(x, str) else _access_text(x) for x in pending])
+        text = "\n".join(access_texts(pending))
         stream = self.stream or sys.stderr
         try:
             stream.write(text + "\n")

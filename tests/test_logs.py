@@ -85,3 +85,30 @@ def test_a_line_logged_while_lines_are_written_is_written_once() -> None:
     writer._lines.extend(["a", "b"])
     writer.flush()
     assert stream.getvalue().splitlines() == ["a", "b", "inner"]
+
+
+def test_access_lines_keep_their_own_millisecond_and_duration(monkeypatch) -> None:
+    # the timestamp text is made once per millisecond and shared by the lines of that one
+    written = io.StringIO()
+    monkeypatch.setattr(WRITER, "stream", written)
+    for created, seconds in ((86400.0015, 0.0123456), (86400.0019, 0.5), (86400.0021, 0.00004)):
+        WRITER.write((created, "aiohttp.access", "GET", "/x", 200, seconds, "HIT", "::1"))
+    WRITER.flush()
+    entries = [json.loads(line) for line in written.getvalue().splitlines()]
+    assert [(e["ts"], e["ms"]) for e in entries] == [
+        ("1970-01-02T00:00:00.001Z", 12.35),
+        ("1970-01-02T00:00:00.001Z", 500.0),
+        ("1970-01-02T00:00:00.002Z", 0.04),
+    ]
+    assert entries[0] == {
+        "ts": "1970-01-02T00:00:00.001Z",
+        "level": "info",
+        "logger": "aiohttp.access",
+        "msg": "request",
+        "method": "GET",
+        "path": "/x",
+        "status": 200,
+        "ms": 12.35,
+        "cache": "HIT",
+        "remote": "::1",
+    }
