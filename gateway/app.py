@@ -12,7 +12,6 @@ import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -202,12 +201,13 @@ MAX_BODY = 1024 * 1024
 MAX_URL = 16384
 
 
-def middleware(limiter: ratelimit.Limiter) -> Middleware:
-    """The only middleware (aiohttp wraps each one anew on every request, which costs): the
-    URL length limit, the rate limits, and every exception as the one JSON error shape."""
+def front(handler: Handler, limiter: ratelimit.Limiter) -> Handler:
+    """What every request meets first, around every route's handler: the URL length limit,
+    the rate limits, and every exception as the one JSON error shape. A wrapper, not an
+    aiohttp middleware: with one, aiohttp adds a middleware of its own and runs both on
+    every request (11,000 instructions of a cache hit's 263,000, measured with callgrind)."""
 
-    @web.middleware
-    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def fronted(request: web.Request) -> web.StreamResponse:
         try:
             if len(request.raw_path) > MAX_URL:
                 raise web.HTTPRequestURITooLong()
@@ -218,7 +218,25 @@ def middleware(limiter: ratelimit.Limiter) -> Middleware:
         except Exception as error:  # noqa: BLE001 - each kind is mapped in error_response
             return error_response(request, error)
 
-    return guard
+    fronted.__name__ = getattr(handler, "__name__", "handler")
+    return fronted
+
+
+async def not_routed(request: web.Request) -> web.StreamResponse:
+    """The last route, any method and path: no other route has the path (404), or none has
+    it with this method (405, with Allow)."""
+    allowed: set[str] = set()
+    this = request.match_info.route.resource
+    for resource in request.app.router.resources():
+        if resource is not this:
+            _, methods = await resource.resolve(request)
+            allowed |= methods
+    if allowed:
+        raise web.HTTPMethodNotAllowed(request.method, allowed)
+    raise web.HTTPNotFound()
+
+
+CATCH_ALL = "/{path:.*}"
 
 
 def init_app(config: Config, routes: tuple[Route, ...] = ROUTES) -> web.Application:
@@ -226,9 +244,8 @@ def init_app(config: Config, routes: tuple[Route, ...] = ROUTES) -> web.Applicat
         raise ConfigError("JWT_SECRET is required (at least 32 characters)")
     limiter = ratelimit.Limiter(config)
     app = web.Application(
-        middlewares=[middleware(limiter)],
         client_max_size=MAX_BODY,
-        # parse long request lines, so that the middleware answers them in JSON
+        # parse long request lines, so that they are answered in JSON (gateway.app.front)
         handler_args={
             "max_line_size": MAX_BODY,
             "max_field_size": 65536,
@@ -240,8 +257,6 @@ def init_app(config: Config, routes: tuple[Route, ...] = ROUTES) -> web.Applicat
     app[ROUTES_KEY] = routes
     app[VERIFIED] = {}
     app.cleanup_ctx.extend([postgres_ctx, redis_ctx, listener_ctx, github_ctx])
-    docs.setup(app)
-    pages.setup(app)
     builtins: dict[str, Handler] = {
         "health": health,
         "openapi": docs.openapi_json,
@@ -253,5 +268,8 @@ def init_app(config: Config, routes: tuple[Route, ...] = ROUTES) -> web.Applicat
             handle = guarded(builtins[route.builtin], route.auth)
         else:
             handle = calls.handler(route)
-        app.router.add_route(route.method, route.path, handle)
+        app.router.add_route(route.method, route.path, front(handle, limiter))
+    for path, handle in docs.routes() + pages.routes(routes):  # GET and HEAD
+        app.router.add_get(path, front(handle, limiter))
+    app.router.add_route("*", CATCH_ALL, front(not_routed, limiter))  # the last
     return app

@@ -9,6 +9,7 @@ import jinja2
 from aiohttp import web
 
 from gateway.config import ROOT
+from gateway.errors import Handler
 from gateway.keys import CATALOGUE, ROUTES_KEY
 from gateway.openapi import document
 
@@ -47,7 +48,29 @@ async def docs_page(request: web.Request) -> web.Response:
     return web.Response(text=html, content_type="text/html", headers=DOCS_HEADERS)
 
 
-def setup(app: web.Application) -> None:
-    app.router.add_get("/docs", docs_page)
-    app.router.add_static("/docs/assets", swagger_ui_folder())
-    app.router.add_static("/docs/static", STATIC)
+def asset_handler(files: dict[str, Path]) -> Handler:
+    async def asset(request: web.Request) -> web.StreamResponse:
+        path = files.get(request.match_info["name"])
+        if path is None:
+            raise web.HTTPNotFound()
+        # no-cache: the browser revalidates (Last-Modified, 304) instead of keeping old files
+        headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+        return web.FileResponse(path, headers=headers)
+
+    return asset
+
+
+def files_in(folder: Path) -> dict[str, Path]:
+    """The files under a folder by their path in it: all that may be served from there."""
+    return {
+        path.relative_to(folder).as_posix(): path for path in folder.rglob("*") if path.is_file()
+    }
+
+
+def routes() -> list[tuple[str, Handler]]:
+    """GET routes: the page, and the files of Swagger UI and of gateway/static."""
+    return [
+        ("/docs", docs_page),
+        ("/docs/assets/{name:.+}", asset_handler(files_in(swagger_ui_folder()))),
+        ("/docs/static/{name:.+}", asset_handler(files_in(STATIC))),
+    ]

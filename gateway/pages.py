@@ -20,9 +20,8 @@ import asyncpg
 from aiohttp import web
 
 from gateway import calls
-from gateway.docs import STATIC, TEMPLATES
+from gateway.docs import STATIC, TEMPLATES, asset_handler
 from gateway.errors import CONNECTION_ERRORS, ApiError, Handler, from_database, unavailable
-from gateway.keys import ROUTES_KEY
 from gateway.routes import Route
 
 # plotly.js injects <style> elements, hence 'unsafe-inline' styles; it needs no data: images
@@ -159,24 +158,14 @@ def home_view(months: list[dict[str, Any]], request: web.Request) -> dict[str, A
     }
 
 
-def asset_handler(files: dict[str, Path]) -> Handler:
-    async def asset(request: web.Request) -> web.StreamResponse:
-        path = files.get(request.match_info["name"])
-        if path is None:
-            raise web.HTTPNotFound()
-        # no-cache: the browser revalidates (Last-Modified, 304) instead of keeping old files
-        headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
-        return web.FileResponse(path, headers=headers)
-
-    return asset
-
-
-def setup(app: web.Application) -> None:
-    """The pages and their assets; call after the route table is in app[ROUTES_KEY]."""
-    registrations = next(r for r in app[ROUTES_KEY] if r.path == "/stats/registrations")
+def routes(table: tuple[Route, ...]) -> list[tuple[str, Handler]]:
+    """GET routes: the pages (drawn from the routes of `table`) and their assets."""
+    registrations = next(r for r in table if r.path == "/stats/registrations")
     files = {name: STATIC / name for name in ASSETS}
     files["plotly.min.js"] = plotly_js()
-    app.router.add_get("/", page("home.html", registrations, home_view))
-    app.router.add_get(OWNER_REPOS.path, page("owner_repos.html", OWNER_REPOS, owner_view, PERIOD))
-    app.router.add_get(OWNER_REPO.path, page("owner_repo.html", OWNER_REPO, owner_view, PERIOD))
-    app.router.add_get("/assets/{name}", asset_handler(files))
+    return [
+        ("/", page("home.html", registrations, home_view)),
+        (OWNER_REPOS.path, page("owner_repos.html", OWNER_REPOS, owner_view, PERIOD)),
+        (OWNER_REPO.path, page("owner_repo.html", OWNER_REPO, owner_view, PERIOD)),
+        ("/assets/{name}", asset_handler(files)),
+    ]

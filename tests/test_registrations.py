@@ -74,6 +74,14 @@ async def test_unknown_route_and_method_get_json_errors(client) -> None:
     wrong = await client.post("/stats/registrations", json={})
     assert wrong.status == 405
     assert (await wrong.json())["error"] == "method not allowed"
+    assert wrong.headers["Allow"] == "GET"
+    # the files of the docs and pages: only those there, in JSON when missing
+    for path in ("/docs/assets/nope.js", "/docs/assets/../../etc/passwd", "/assets/nope.css"):
+        response = await client.get(path)
+        assert (response.status, response.content_type) == (404, "application/json"), path
+    assert (await client.head("/docs/static/docs.js")).status == 200
+    odd = await client.request("PATCH", "/no/such/route")
+    assert (odd.status, (await odd.json())["error"]) == (404, "not found")
 
 
 async def test_health_reports_each_server(client) -> None:
