@@ -192,6 +192,7 @@ class Cache:
         self._flush_lock = asyncio.Lock()
         # calls back once the evictions of writes committed before the call are known
         self.after_barrier: AfterBarrier | None = None
+        self._on_barrier = self._reads_after_barrier  # one bound method, made once
 
     def key(self, function: str, args: dict[str, object]) -> str:
         canonical = orjson.dumps(args, option=orjson.OPT_SORT_KEYS, default=str)
@@ -250,7 +251,7 @@ class Cache:
         read: asyncio.Future[Found] = asyncio.get_running_loop().create_future()
         if self.after_barrier is not None and self.listening:
             # the barrier and the GET it lets through as one wait: a hit is resumed once
-            self.after_barrier(self._reads_after_barrier, (key, tables, read))
+            self.after_barrier(self._on_barrier, (key, tables, read))
         else:
             read.set_result(Detour.LONG_WAY)
         try:
@@ -275,10 +276,19 @@ class Cache:
             return
         long_way = self._bypassed() or self.needs_flush
         stamps: dict[tuple[str, ...], tuple[int, ...] | None] = {}  # None: the long way
+        # the key and tables of the read before, and the GET it joined: reads of one memoised
+        # call share the key and tables objects
+        last_key: str | None = None
+        last_tables: tuple[str, ...] | None = None
+        joined: list[asyncio.Future[Found]] | None = None
         try:
             for key, tables, read in reads:
                 if read.done():  # its request was cancelled
                     continue
+                if joined is not None and key is last_key and tables is last_tables:
+                    joined.append(read)  # a read of the same entry
+                    continue
+                last_key, last_tables, joined = key, tables, None
                 if tables in stamps:
                     stamp = stamps[tables]
                 else:
@@ -287,7 +297,7 @@ class Cache:
                 if stamp is None:
                     read.set_result(Detour.LONG_WAY)
                 else:
-                    self._join_read(key, stamp, read)
+                    joined = self._join_read(key, stamp, read)
         except Exception:  # no read of the batch is left unanswered (the listener logs it)
             settle(reads_of(reads), Detour.SKIP_CACHE)
             raise
@@ -307,21 +317,24 @@ class Cache:
         self._join_read(key, stamp, read)
         return await read
 
-    def _join_read(self, key: str, stamp: tuple[int, ...], read: asyncio.Future[Found]) -> None:
+    def _join_read(
+        self, key: str, stamp: tuple[int, ...], read: asyncio.Future[Found]
+    ) -> list[asyncio.Future[Found]] | None:
         """Answer the read (its own future: cancelling one cancels no other) from the result
         landing in Redis, or join it to the GET of its key and stamp, sending one if none
-        is on its way."""
+        is on its way; return the reads waiting for that GET (None: answered)."""
         slot = (key, stamp)
         landing = self.storing.get(slot)
         if landing is not None:  # computed after the evictions this read must see
             read.set_result(landing)
-            return
+            return None
         waiting = self.reads.get(slot)
         if waiting is not None:
             waiting.append(read)
         else:
-            self.reads[slot] = [read]
+            waiting = self.reads[slot] = [read]
             self._spawn(self._get(key, stamp))
+        return waiting
 
     def _spawn(self, work: Coroutine[object, object, None]) -> asyncio.Task[None]:
         """A background task, referenced until done."""

@@ -325,3 +325,27 @@ async def test_a_read_the_barrier_handler_fails_on_is_computed_not_stranded(
         cache.get_or_compute(cache.key("test_stranded", {}), ("users",), compute), 5
     )
     assert (result.body, status) == (b"7", "BYPASS")
+
+
+async def test_interleaved_reads_of_two_entries_get_their_own(client) -> None:
+    # reads of one barrier round trip join the GET of the read before them when it is of the
+    # same entry; interleaved with another entry's, each still gets its own body
+    cache = client.app[CACHE]
+    await get(client)  # the cache is flushed and in use
+    tables = ("users",)
+    keys = {name: cache.key("test_interleaved", {"n": name}) for name in "ab"}
+    for name, key in keys.items():
+        await cache._store(key, tables, Result(name.encode()), cache._stamp(tables))
+
+    async def never() -> Result:
+        raise AssertionError("computed: the entry was not read")
+
+    before = cache.redis_reads
+    order = "aabaabba"
+    found = await asyncio.gather(
+        *(cache.get_or_compute(keys[name], tables, never) for name in order)
+    )
+    assert [(result.body.decode(), status) for result, status in found] == [
+        (name, "HIT") for name in order
+    ]
+    assert 2 <= cache.redis_reads - before <= len(order)
