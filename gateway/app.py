@@ -236,7 +236,7 @@ async def not_routed(request: web.Request) -> web.StreamResponse:
     raise web.HTTPNotFound()
 
 
-CATCH_ALL = "/{path:.*}"
+CATCH_ALL = r"/{path:[\s\S]*}"  # any path, also one with a newline (%0A) in it
 
 
 def init_app(config: Config, routes: tuple[Route, ...] = ROUTES) -> web.Application:

@@ -61,9 +61,14 @@ def asset_handler(files: dict[str, Path]) -> Handler:
 
 
 def files_in(folder: Path) -> dict[str, Path]:
-    """The files under a folder by their path in it: all that may be served from there."""
+    """The files under a folder by their path in it: all that may be served from there
+    (found at start; symbolic links and hidden files left out, as add_static did)."""
     return {
-        path.relative_to(folder).as_posix(): path for path in folder.rglob("*") if path.is_file()
+        path.relative_to(folder).as_posix(): path
+        for path in folder.rglob("*")
+        if path.is_file()
+        and not path.is_symlink()
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
     }
 
 

@@ -135,11 +135,11 @@ async def test_a_high_limit_goes_to_redis_once_per_thousand_requests(
 
 async def test_a_new_window_starts_a_new_count(aiohttp_client, database_url, redis_url, db) -> None:
     # the address's key is built once per window: the next window must count afresh
-    config = limited(database_url, redis_url, RATE_LIMIT_PER_IP="3", RATE_LIMIT_WINDOW="2")
+    config = limited(database_url, redis_url, RATE_LIMIT_PER_IP="3", RATE_LIMIT_WINDOW="3")
     client = await aiohttp_client(init_app(config))
 
-    async def next_window() -> None:
-        await asyncio.sleep(2 - time.time() % 2 + 0.05)
+    async def next_window() -> None:  # then about 2.9 s for a burst of 5
+        await asyncio.sleep(3 - time.time() % 3 + 0.05)
 
     await next_window()
     assert await burst(client, 5) == Counter({200: 3, 429: 2})

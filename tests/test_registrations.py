@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import asyncpg
+from yarl import URL
 
 
 async def sql_months(db: asyncpg.Connection, as_of: str | None = None) -> list[dict[str, object]]:
@@ -76,8 +77,10 @@ async def test_unknown_route_and_method_get_json_errors(client) -> None:
     assert (await wrong.json())["error"] == "method not allowed"
     assert wrong.headers["Allow"] == "GET"
     # the files of the docs and pages: only those there, in JSON when missing
-    for path in ("/docs/assets/nope.js", "/docs/assets/../../etc/passwd", "/assets/nope.css"):
-        response = await client.get(path)
+    paths = ["/docs/assets/nope.js", "/assets/nope.css", "/docs/assets/..%2F..%2Fetc%2Fpasswd"]
+    paths += ["/nope%0A", "/docs/assets/x%0A"]  # a newline in the path
+    for path in paths:
+        response = await client.get(URL(path, encoded=True))
         assert (response.status, response.content_type) == (404, "application/json"), path
     assert (await client.head("/docs/static/docs.js")).status == 200
     odd = await client.request("PATCH", "/no/such/route")
