@@ -38,11 +38,6 @@ def _timestamp(created: float) -> str:
     return _millisecond(int(created * 1000))
 
 
-def _ms(seconds: float) -> float:
-    """Seconds as milliseconds, to two decimals (round(x, 2) costs a decimal conversion)."""
-    return int(seconds * 100_000 + 0.5) / 100
-
-
 def line(created: float, level: str, logger: str, msg: str, fields: Mapping[str, Any]) -> str:
     """One log line: time, level, logger and message, then the fields, as compact JSON."""
     entry = {
@@ -59,14 +54,10 @@ def line(created: float, level: str, logger: str, msg: str, fields: Mapping[str,
 Access = tuple[float, str, str, str, int, float, "str | None", "str | None"]
 
 
-def _escaped_access_line(entry: Access) -> str:
-    """An access line with values orjson refuses (a path with lone surrogates, which
-    aiohttp's pure-Python parser makes of undecodable bytes): those are escaped."""
-    created, logger, method, path, status, seconds, cache, remote = (
-        x.encode("utf-8", "backslashreplace").decode() if isinstance(x, str) else x for x in entry
-    )
-    fields = {"method": method, "path": path, "status": status, "ms": _ms(seconds)}
-    return line(created, "info", logger, "request", {**fields, "cache": cache, "remote": remote})
+def _escaped(value: object) -> object:
+    """A text orjson refuses (a path with lone surrogates, which aiohttp's pure-Python parser
+    makes of undecodable bytes) with those escaped; other values as they are."""
+    return value.encode("utf-8", "backslashreplace").decode() if isinstance(value, str) else value
 
 
 def access_texts(pending: list[str | Access]) -> list[str]:
@@ -92,14 +83,14 @@ def access_texts(pending: list[str | Access]) -> list[str]:
             "method": method,
             "path": path,
             "status": status,
-            "ms": int(seconds * 100_000 + 0.5) / 100,  # _ms(), inline
+            "ms": int(seconds * 100_000 + 0.5) / 100,  # round(x, 2) converts through text
             "cache": cache,
             "remote": remote,
         }
         try:
             texts.append(dumps(entry).decode())
-        except (TypeError, ValueError):
-            texts.append(_escaped_access_line(x))
+        except (TypeError, ValueError):  # escaped, not lost
+            texts.append(dumps({k: _escaped(v) for k, v in entry.items()}).decode())
     return texts
 
 
