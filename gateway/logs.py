@@ -105,8 +105,10 @@ class LineWriter:
         self._lock = threading.RLock()
         self._flushing = False  # a flush is under way in the thread holding the lock
 
-    def write(self, line: str | Access) -> None:
-        loop = asyncio._get_running_loop()  # None outside a running loop
+    def write(self, line: str | Access, running: asyncio.AbstractEventLoop | None = None) -> None:
+        """Write the line soon, or now outside a running loop. running: the running loop,
+        when the caller knows it (finding it costs a getpid() system call on Python 3.11)."""
+        loop = running or asyncio._get_running_loop()  # None outside a running loop
         if loop is not None and self._scheduled is loop:
             # this loop's flush is on its way: no lock. flush() never replaces the list, so
             # a line appended while another thread flushes stays for the next flush (or exit)
@@ -201,8 +203,10 @@ class AccessLogger(AbstractAccessLogger):
             path = path.replace(token, "***")
         cache = response.headers.get("X-Cache")
         name = self.logger.name
+        task = request.task  # runs on the loop this is called from
         self.writer.write(
-            (_now(), name, request.method, path, response.status, time, cache, request.remote)
+            (_now(), name, request.method, path, response.status, time, cache, request.remote),
+            task.get_loop() if task is not None else None,
         )
 
 
