@@ -14,7 +14,7 @@ import pytest
 
 from gateway import migrate as migrate_module
 from gateway.app import LISTENER, init_app
-from gateway.cache import Result
+from gateway.cache import RECENT_AGE, Result
 from gateway.keys import CACHE
 from gateway.migrate import apply_functions
 from gateway.routes import ROUTES, Route
@@ -150,6 +150,7 @@ async def test_redis_stopped_mid_run(own_redis_client, database_url: str) -> Non
     assert (await get(client))[0] == "MISS"
     assert (await get(client))[0] == "HIT"
     redis.stop()
+    await asyncio.sleep(RECENT_AGE)  # the last GET's answer, kept in memory, has aged out
     for _ in range(5):
         status, body = await get(client)
         assert status == "BYPASS" and total(body) == 0
@@ -240,12 +241,89 @@ async def test_new_function_layer_version_changes_the_key(
 
 async def test_a_burst_of_hits_shares_redis_reads(client) -> None:
     cache = client.app[CACHE]
+    cache.recent_age = 0  # no GET answers kept: each barrier round trip reads Redis
     assert (await get(client))[0] in {"MISS", "HIT"}
     before = cache.redis_reads
     results = await asyncio.gather(*(get(client) for _ in range(40)))
     assert {status for status, _ in results} == {"HIT"}
     assert len({str(body) for _, body in results}) == 1
     assert 1 <= cache.redis_reads - before < 40  # shared, yet at least one real GET
+
+
+async def test_a_get_answer_serves_the_next_reads_until_a_write(client, db) -> None:
+    cache = client.app[CACHE]
+    cache.recent_age = 30  # longer than the test: only a write or the expiry ends it
+    assert (await get(client))[0] == "MISS"
+    await wait_until(lambda: not cache.storing)  # the entry has landed in Redis
+    before = cache.redis_reads
+    assert (await get(client))[0] == "HIT"  # a GET, whose answer is kept
+    assert cache.redis_reads == before + 1
+    for _ in range(3):
+        status, body = await get(client)
+        assert status == "HIT" and total(body) == 0
+    assert cache.redis_reads == before + 1  # from memory
+    await db.execute(
+        "insert into data.users (name, created_at) values ('w', now() - interval '40 days')"
+    )
+    status, body = await get(client)  # the eviction count moved: not the kept answer
+    assert status == "MISS" and total(body) == 1
+    await wait_until(lambda: not cache.storing)
+    for _ in range(3):
+        status, body = await get(client)
+        assert status == "HIT" and total(body) == 1
+    assert cache.redis_reads == before + 3  # the miss's and one more
+
+
+async def test_a_kept_get_answer_ages_out(client) -> None:
+    cache = client.app[CACHE]
+    cache.recent_age = 0.2
+    await get(client)
+    await wait_until(lambda: not cache.storing)
+    assert (await get(client))[0] == "HIT"
+    before = cache.redis_reads
+    assert (await get(client))[0] == "HIT"
+    assert cache.redis_reads == before
+    await asyncio.sleep(0.3)
+    assert (await get(client))[0] == "HIT"
+    assert cache.redis_reads == before + 1  # read from Redis again
+
+
+async def test_a_kept_get_answer_is_not_served_past_its_entry_expiry(client, db) -> None:
+    cache = client.app[CACHE]
+    cache.recent_age = 30
+    await db.execute(
+        "insert into data.users (name, created_at)"
+        " values ('leaving', now() - interval '12 months' + interval '1.5 seconds')"
+    )
+    assert (await get(client))[0] == "MISS"
+    await wait_until(lambda: not cache.storing)
+    assert (await get(client))[0] == "HIT"  # a GET: kept until the entry expires
+    before = cache.redis_reads
+    status, body = await get(client)
+    assert status == "HIT" and total(body) == 1 and cache.redis_reads == before
+    await asyncio.sleep(1.7)
+    status, body = await get(client)
+    assert status == "MISS" and total(body) == 0
+
+
+async def test_an_entry_without_its_expiry_is_read_from_redis_each_time(client) -> None:
+    # written by a gateway before 0.9.5 (no field "e"): its answers are not kept
+    cache = client.app[CACHE]
+    cache.recent_age = 30
+    await get(client)  # the cache is flushed and in use
+    key = cache.key("test_old_entry", {})
+    await cache.client.hset(key, mapping={"h": b"0:", "b": b"[1]"})
+    await cache.client.expire(key, 60)
+
+    async def never() -> Result:
+        raise AssertionError("computed: the entry was not read")
+
+    before = cache.redis_reads
+    for _ in range(2):
+        result, status = await cache.get_or_compute(key, ("users",), never)
+        assert (result.body, status) == (b"[1]", "HIT")
+    assert cache.redis_reads == before + 2
+    await cache.client.unlink(key)
 
 
 async def test_an_eviction_during_the_store_drops_the_entry(client) -> None:
