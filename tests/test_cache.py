@@ -6,15 +6,17 @@ import asyncio
 import os
 import shutil
 import signal
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from gateway import cache as cache_module
 from gateway import migrate as migrate_module
 from gateway.app import LISTENER, init_app
-from gateway.cache import RECENT_AGE, Result
+from gateway.cache import RECENT_AGE, RECENT_BODY, RECENT_ENTRY, Result
 from gateway.keys import CACHE
 from gateway.migrate import apply_functions
 from gateway.routes import ROUTES, Route
@@ -150,7 +152,7 @@ async def test_redis_stopped_mid_run(own_redis_client, database_url: str) -> Non
     assert (await get(client))[0] == "MISS"
     assert (await get(client))[0] == "HIT"
     redis.stop()
-    await asyncio.sleep(RECENT_AGE)  # the last GET's answer, kept in memory, has aged out
+    await asyncio.sleep(RECENT_AGE + 0.1)  # the last GET's answer, kept in memory, aged out
     for _ in range(5):
         status, body = await get(client)
         assert status == "BYPASS" and total(body) == 0
@@ -261,6 +263,8 @@ async def test_a_get_answer_serves_the_next_reads_until_a_write(client, db) -> N
     for _ in range(3):
         status, body = await get(client)
         assert status == "HIT" and total(body) == 0
+    burst = await asyncio.gather(*(get(client) for _ in range(10)))  # one round, mostly
+    assert {status for status, _ in burst} == {"HIT"}
     assert cache.redis_reads == before + 1  # from memory
     await db.execute(
         "insert into data.users (name, created_at) values ('w', now() - interval '40 days')"
@@ -276,14 +280,14 @@ async def test_a_get_answer_serves_the_next_reads_until_a_write(client, db) -> N
 
 async def test_a_kept_get_answer_ages_out(client) -> None:
     cache = client.app[CACHE]
-    cache.recent_age = 0.2
+    cache.recent_age = 1.0
     await get(client)
     await wait_until(lambda: not cache.storing)
     assert (await get(client))[0] == "HIT"
     before = cache.redis_reads
     assert (await get(client))[0] == "HIT"
     assert cache.redis_reads == before
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(1.1)
     assert (await get(client))[0] == "HIT"
     assert cache.redis_reads == before + 1  # read from Redis again
 
@@ -304,6 +308,29 @@ async def test_a_kept_get_answer_is_not_served_past_its_entry_expiry(client, db)
     await asyncio.sleep(1.7)
     status, body = await get(client)
     assert status == "MISS" and total(body) == 0
+
+
+async def test_kept_answers_are_swept_and_held_to_their_budget(client, monkeypatch) -> None:
+    cache = client.app[CACHE]
+    cache.recent_age = 0.1
+    far = time.time() + 60
+    one = Result(b"[1]")
+    size = len(one.body) + RECENT_ENTRY  # what an entry is counted
+    for n in range(100):
+        cache._keep((f"k{n}", (0,)), one, far)
+    assert len(cache.recent) == 100 and cache.recent_bytes == 100 * size
+    await asyncio.sleep(0.15)
+    cache._keep(("last", (0,)), one, far)  # the expired ones are swept first
+    assert list(cache.recent) == [("last", (0,))] and cache.recent_bytes == size
+    cache._keep(("big", (0,)), Result(b"x" * (RECENT_BODY + 1)), far)
+    cache._keep(("gone", (0,)), one, time.time() - 1)  # its entry has expired
+    assert list(cache.recent) == [("last", (0,))]
+    monkeypatch.setattr(cache_module, "RECENT_BYTES", 3 * size)
+    for n in range(2):
+        cache._keep((f"more{n}", (0,)), one, far)
+    assert len(cache.recent) == 3 and cache.recent_bytes == 3 * size
+    cache._keep(("over", (0,)), one, far)  # over the budget: all dropped first
+    assert list(cache.recent) == [("over", (0,))] and cache.recent_bytes == size
 
 
 async def test_an_entry_without_its_expiry_is_read_from_redis_each_time(client) -> None:
