@@ -9,7 +9,7 @@ request = function()
     local second = counter % 86400
     local path = string.format(
       "/rpc/monthly_registrations?as_of=2025-02-%02dT%02d:%02d:%02dZ",
-      day, second // 3600, (second // 60) % 60, second % 60)
+      day, math.floor(second / 3600), math.floor(second / 60) % 60, second % 60)
     return wrk.format("GET", path)
   end
   return wrk.format("GET", "/stats/registrations")
