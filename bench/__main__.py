@@ -167,10 +167,10 @@ async def sql_times(urls: dict[str, str], values: list[dt.datetime]) -> dict[str
     """Warm, then time each call on each database in turn (every other value backwards),
     on new connections: the ones that loaded stay slower."""
     connections = {label: await asyncpg.connect(url) for label, url in urls.items()}
+    order = list(connections.items())
     try:
         times: dict[str, list[float]] = {label: [] for label in urls}
         for index, as_of in enumerate(values[:WARMUP] + values):
-            order = list(connections.items())
             for label, connection in order if index % 2 == 0 else order[::-1]:
                 plan = json.loads(await connection.fetchval(EXPLAIN_SQL, as_of))
                 times[label].append(float(plan[0]["Execution Time"]))
