@@ -394,8 +394,7 @@ class Cache:
                 self._forget(old)
         size = len(result.body) + RECENT_ENTRY
         if self.recent_bytes + size > RECENT_BYTES:
-            self.recent.clear()
-            self.recent_bytes = 0
+            self._forget_all()
         self._forget(slot)
         self.recent[slot] = (result, now + left)
         self.recent_bytes += size
@@ -404,6 +403,10 @@ class Cache:
         kept = self.recent.pop(slot, None)
         if kept is not None:
             self.recent_bytes -= len(kept[0].body) + RECENT_ENTRY
+
+    def _forget_all(self) -> None:
+        self.recent.clear()
+        self.recent_bytes = 0
 
     async def _get(self, key: str, stamp: tuple[int, ...]) -> None:
         assert self.client is not None
@@ -464,7 +467,6 @@ class Cache:
         self, key: str, tables: tuple[str, ...], result: Result, stamp: tuple[int, ...]
     ) -> None:
         now = time.time()
-        now_ms = int(now * 1000)
         ttl = float(self.max_ttl)
         if result.valid_until is not None:
             ttl = min(ttl, result.valid_until - now)
@@ -475,10 +477,11 @@ class Cache:
             # table, each of which cost redis-py about as much CPU as a whole script call
             assert self._store_script is not None
             ttl_ms = max(1, int(ttl * 1000))
+            # the expiry as this gateway sees it: a little before Redis's, never after
+            expires_ms = int(now * 1000) + ttl_ms
             await self._store_script(
                 keys=[key, *(self.deps_key(table) for table in tables)],
-                # the expiry as this gateway sees it: a little before Redis's, never after
-                args=[result.head(), result.body, ttl_ms, self.max_ttl * 2, now_ms + ttl_ms],
+                args=[result.head(), result.body, ttl_ms, self.max_ttl * 2, expires_ms],
             )
             if self._stamp(tables) != stamp:
                 # an eviction arrived while the entry was on its way, and its script may have
@@ -545,8 +548,7 @@ class Cache:
         self.listening = False
         self.needs_flush = True
         self.generation += 1
-        self.recent.clear()  # kept under the old generation: never read again
-        self.recent_bytes = 0
+        self._forget_all()  # kept under the old generation: never read again
 
     def listener_ready(self) -> None:
         self.generation += 1
